@@ -34,6 +34,11 @@ export interface Backend<F, I> {
   allocF32(n: number): F;
   /** a zero-filled int32 buffer of n elements */
   allocI32(n: number): I;
+  /**
+   * A device buffer holding `data` (the flat parameters: uploaded once). The CPU backend may use
+   * `data` itself, without a copy, so a 500 MB model is never held twice.
+   */
+  upload(data: Float32Array): F;
   /** a sub-range [offset, offset + n) of buf, without copying */
   view(buf: F, offset: number, n: number): F;
   /** dst[dstOffset ..] = src */

@@ -23,6 +23,9 @@ export class CpuBackend implements Backend<Float32Array, Int32Array> {
   allocI32(n: number): Int32Array {
     return new Int32Array(n);
   }
+  upload(data: Float32Array): Float32Array {
+    return data;
+  }
   view(buf: Float32Array, offset: number, n: number): Float32Array {
     if (offset < 0 || offset + n > buf.length) throw new RangeError(`view [${offset}, ${offset + n}) outside a buffer of ${buf.length}`);
     return buf.subarray(offset, offset + n);

@@ -25,10 +25,9 @@ export interface DeviceParams<F> {
   views: ParamViews<F>;
 }
 
-/** Upload the flat parameter buffer once (one write) and cut the named views out of it. */
+/** Upload the flat parameter buffer once (one write; none on the CPU) and cut the named views out of it. */
 export function uploadParams<F, I>(be: Backend<F, I>, params: Params): DeviceParams<F> {
-  const buffer = be.allocF32(params.data.length);
-  be.writeF32(buffer, params.data);
+  const buffer = be.upload(params.data);
   return { config: params.config, buffer, views: makeViews(params.specs, (o, n) => be.view(buffer, o, n)) };
 }
 
