@@ -1,4 +1,6 @@
 // The list of `gpt2ts` commands, in help order. Each lives in its own module.
 import type { Command } from './common.ts';
+import { inspectCommand } from './inspect.ts';
+import { traceCommand } from './trace.ts';
 
-export const commands: Command[] = [];
+export const commands: Command[] = [inspectCommand, traceCommand];
