@@ -8,6 +8,7 @@ import { type GenerateOptions, type GenerateResult, generate } from '../generate
 import { type ModelSource, loadModelFiles } from '../io/model.ts';
 import { defaultModelPath } from '../io/paths.ts';
 import type { Params } from '../params.ts';
+import { Tokenizer } from '../tokenizer/index.ts';
 import { type Activations, allocActivations } from './activations.ts';
 import { type DeviceParams, gpt2Forward, uploadParams } from './gpt2.ts';
 
@@ -39,6 +40,7 @@ export class GPT2Model<F = unknown, I = unknown> {
   readonly device: DeviceParams<F>;
   private acts: Activations<F> | null = null;
   private actsKey = '';
+  private tok: Tokenizer | null = null;
 
   constructor(readonly backend: Backend<F, I>, readonly params: Params, readonly source: ModelSource | null = null) {
     this.config = params.config;
@@ -99,6 +101,26 @@ export class GPT2Model<F = unknown, I = unknown> {
       be.free(idsBuf);
       if (maskBuf) be.free(maskBuf);
     }
+  }
+
+  /** The model folder's tokenizer files when it has them, else GPT-2's (loaded on first use). */
+  get tokenizer(): Tokenizer {
+    this.tok ??= this.source ? Tokenizer.fromModel(this.source.path) : Tokenizer.default();
+    return this.tok;
+  }
+
+  /**
+   * Encode text for this model: special tokens (<|endoftext|>) recognised when `special`, and every
+   * id checked against the model's vocabulary (a tiny test model may have fewer than 50257 tokens).
+   */
+  encode(text: string, special = false): number[] {
+    const ids = this.tokenizer.encode(text, { allowedSpecial: special ? 'all' : 'none' });
+    const V = this.config.vocabSize;
+    const bad = ids.find((id) => id >= V);
+    if (bad !== undefined) {
+      throw new RangeError(`the text encodes to token id ${bad}, but this model's vocabulary has ${V} tokens (its tokenizer does not match; give token ids instead)`);
+    }
+    return ids;
   }
 
   /** Generate new tokens after a prompt of token ids (see GenerateOptions). */
