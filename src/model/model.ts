@@ -7,6 +7,7 @@ import type { GPT2Config } from '../config.ts';
 import { type GenerateOptions, type GenerateResult, generate } from '../generate/generate.ts';
 import { type ModelSource, loadModelFiles } from '../io/model.ts';
 import { defaultModelPath } from '../io/paths.ts';
+import { type EmbedOptions, type Embeddings, embedTexts } from '../embed/embed.ts';
 import type { Params } from '../params.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
 import { type Activations, allocActivations } from './activations.ts';
@@ -121,6 +122,15 @@ export class GPT2Model<F = unknown, I = unknown> {
       throw new RangeError(`the text encodes to token id ${bad}, but this model's vocabulary has ${V} tokens (its tokenizer does not match; give token ids instead)`);
     }
     return ids;
+  }
+
+  /**
+   * Sentence embeddings (see EmbedOptions): mean-pooled ln_f states by default, batched by length
+   * with right padding; an empty text is embedded as the single token <|endoftext|>.
+   */
+  embed(texts: readonly string[], opts: EmbedOptions = {}): Promise<Embeddings> {
+    if (!Array.isArray(texts)) throw new TypeError('embed() takes an array of strings');
+    return embedTexts({ backend: this.backend, device: this.device, encode: (t) => this.encode(t) }, texts, opts);
   }
 
   /** Generate new tokens after a prompt of token ids (see GenerateOptions). */
