@@ -1,7 +1,9 @@
 // The list of `gpt2ts` commands, in help order. Each lives in its own module.
 import type { Command } from './common.ts';
+import { embedCommand } from './embed.ts';
 import { generateCommand } from './generate.ts';
 import { inspectCommand } from './inspect.ts';
+import { tokenizeCommand } from './tokenize.ts';
 import { traceCommand } from './trace.ts';
 
-export const commands: Command[] = [generateCommand, traceCommand, inspectCommand];
+export const commands: Command[] = [generateCommand, tokenizeCommand, embedCommand, traceCommand, inspectCommand];
