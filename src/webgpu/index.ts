@@ -1,0 +1,11 @@
+// The WebGPU backend's public surface. Import this file dynamically (`await import('./webgpu/index.ts')`)
+// so that the CPU path never loads the optional `webgpu` package.
+export { WebGPUBackend, createWebGPUBackend } from './backend.ts';
+export type { GpuBuf, GpuIntBuf, RungChoice, WebGPUBackendOptions } from './backend.ts';
+export { WebGPUUnavailableError, acquireDevice, webgpuAvailable } from './device.ts';
+export type { AdapterSummary, DeviceLimits, DeviceOptions } from './device.ts';
+export type { GpuStats } from './buffers.ts';
+export { MATMUL_RUNGS, pickMatmulRung } from './ops/matmul.ts';
+export type { MatmulRung } from './ops/matmul.ts';
+export { ATTENTION_RUNGS, pickAttentionRung, flashSupports } from './ops/attention.ts';
+export type { AttentionRung } from './ops/attention.ts';

@@ -1,0 +1,74 @@
+// Binder for the matmul ladder (kernels/matmul_naive.wgsl, matmul_tiled.wgsl, matmul_regblock.wgsl,
+// matvec.wgsl): picks a rung by shape, splits operands larger than one binding (split.ts), dispatches.
+//
+//   out (M, N) = inp (M, K) · W + bias,  W stored (K, N), or (N, K) used transposed (transW)
+//
+// Rungs, slowest first (all share one Params layout and one binding order):
+//   naive     one thread per output                               (the reference)
+//   tiled     16 × 16 shared-memory tiles, one output per thread
+//   regblock  64 × 64 tiles, a 4 × 4 register block per thread    (prefill, training)
+//   matvec    split-k dot products for a handful of rows           (decode: M = B)
+
+import type { GpuBuf } from '../buffers.ts';
+import type { Constants, KernelName } from '../kernels.ts';
+import type { Runtime } from '../runtime.ts';
+import { planMatmul } from '../split.ts';
+
+export type MatmulRung = 'naive' | 'tiled' | 'regblock' | 'matvec';
+export const MATMUL_RUNGS: readonly MatmulRung[] = ['naive', 'tiled', 'regblock', 'matvec'];
+
+/** The rung for a shape: matvec for up to 4 rows, register blocking from 32 rows, tiles between. */
+export function pickMatmulRung(M: number): MatmulRung {
+  if (M <= 4) return 'matvec';
+  if (M >= 32) return 'regblock';
+  return 'tiled';
+}
+
+interface RungPlan {
+  kernel: KernelName;
+  constants: Constants;
+  /** workgroups for a piece of mc rows and nc columns */
+  groups: (mc: number, nc: number) => [number, number];
+}
+
+function rungPlan(rung: MatmulRung, transW: boolean): RungPlan {
+  const TRANS_W = transW ? 1 : 0;
+  const up = (a: number, b: number): number => Math.ceil(a / b);
+  switch (rung) {
+    case 'naive':
+      return { kernel: 'matmulNaive', constants: { WG_X: 16, WG_Y: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 16), up(mc, 16)] };
+    case 'tiled':
+      return { kernel: 'matmulTiled', constants: { TILE: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 16), up(mc, 16)] };
+    case 'regblock':
+      return { kernel: 'matmulRegblock', constants: { WG_X: 16, WG_Y: 16, BK: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 64), up(mc, 64)] };
+    case 'matvec':
+      // (K, N): 64 columns × 4 k-slices; (N, K): 8 rows of w × 32 k-lanes
+      return transW
+        ? { kernel: 'matvecWt', constants: { WG_N: 8, WG_K: 32 }, groups: (mc, nc) => [up(nc, 8), mc] }
+        : { kernel: 'matvecW', constants: { WG_N: 64, WG_K: 4 }, groups: (mc, nc) => [up(nc, 64), mc] };
+  }
+}
+
+/** out (M, N) = inp (M, K) · W + bias on the GPU; `rung` 'auto' picks by shape. */
+export function matmulForward(rt: Runtime, rung: MatmulRung | 'auto', out: GpuBuf, inp: GpuBuf, w: GpuBuf,
+  bias: GpuBuf | null, M: number, K: number, N: number, transW: boolean): void {
+  if (M === 0 || N === 0) return;
+  const r = rung === 'auto' ? pickMatmulRung(M) : rung;
+  if (r === 'matvec' && M > 65535) throw new Error(`internal: matvec takes at most 65535 rows, got ${M}`);
+  const plan = rungPlan(r, transW);
+  const { bufs, unstage } = rt.stageOperands([
+    { buf: out, mode: 'out' }, { buf: inp, mode: 'in' }, { buf: w, mode: 'in' }, { buf: bias, mode: 'in' },
+  ]);
+  const [o, x, wt, b] = bufs as [GpuBuf, GpuBuf, GpuBuf, GpuBuf | null];
+  for (const { m0, mc, n0, nc } of planMatmul(M, K, N, transW, rt.maxBinding)) {
+    const bound = [
+      rt.bind(o, m0 * N, mc * N), // rows [m0, m0 + mc) of out, every column (row stride N)
+      rt.bind(x, m0 * K, mc * K),
+      transW ? rt.bind(wt, n0 * K, nc * K) : rt.bind(wt, 0, K * N),
+      b ? rt.bind(b, 0, N) : rt.none(3),
+    ];
+    // Params: M, K, N (this piece's columns), ldo, n0, has_bias
+    rt.dispatch(plan.kernel, plan.constants, [mc, K, nc, N, n0, b ? 1 : 0], bound, plan.groups(mc, nc));
+  }
+  unstage();
+}

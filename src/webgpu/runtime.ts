@@ -1,0 +1,357 @@
+// The command stream under the WebGPU backend: pipelines cached by (kernel, constants), bind groups
+// cached by the exact buffer ranges they bind, one uniform ring buffer, one open command encoder
+// (ops are recorded, and submitted at a read, a sync, a host write, or when the ring fills), and
+// staging for operands that cannot be bound directly.
+//
+// Binding rules it enforces: a storage binding starts on a 256-byte boundary and is at most
+// `maxBinding` bytes; binders split larger tensors themselves (split.ts). An operand that is not
+// aligned, or an output that overlaps another operand of the same op, goes through scratch space
+// (copy in, run, copy out) — never the case for the model's own buffers, whose views are aligned.
+
+import { type AnyGpuBuf, BufferPool, type GpuBuf, type GpuRoot, type GpuStats, Scratch } from './buffers.ts';
+import { type Constants, KERNELS, type KernelName, kernelSource, pipelineKeyString } from './kernels.ts';
+
+const SLOT = 256; // bytes per uniform slot (minUniformBufferOffsetAlignment ≤ 256 everywhere)
+const RING_SLOTS = 1024;
+const MAX_BIND_GROUPS = 20_000; // cache bound; steady-state decode needs a few hundred
+
+/** A float field of a uniform Params struct (plain numbers are u32). */
+export interface F32Field {
+  f32: number;
+}
+export const f32 = (x: number): F32Field => ({ f32: x });
+
+/** A storage binding: a byte range of one GPUBuffer. */
+export interface Bound {
+  buffer: GPUBuffer;
+  id: number;
+  offset: number;
+  size: number;
+}
+
+interface CachedPipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  buffers: number;
+}
+
+export type OperandMode = 'in' | 'out';
+
+export class Runtime {
+  readonly pool: BufferPool;
+  /** largest storage binding in bytes (the device limit, or smaller for tests of the splitting) */
+  readonly maxBinding: number;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly ring: GPUBuffer;
+  private readonly ringData = new ArrayBuffer(SLOT * RING_SLOTS);
+  private readonly ringU32 = new Uint32Array(this.ringData);
+  private readonly ringF32 = new Float32Array(this.ringData);
+  private ringUsed = 0;
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines = new Map<string, CachedPipeline>();
+  private readonly layouts = new Map<number, GPUBindGroupLayout>();
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly dummy: GPUBuffer;
+  private readonly stage: Scratch[] = [];
+  private readonly scratches = new Map<string, Scratch>();
+  private readbackBuf: GPUBuffer | null = null;
+  private readbackBytes = 0;
+  private readLock: Promise<void> = Promise.resolve();
+  /** timestamp query set and its resolve buffer, made on first use */
+  private timer: { querySet: GPUQuerySet; resolve: GPUBuffer } | null = null;
+  /** while timing: whether the next pass is the first timed one, and how many were timed */
+  private timed: { first: boolean; passes: number } | null = null;
+  private error: string | null = null;
+
+  constructor(readonly device: GPUDevice, readonly stats: GpuStats, maxBufferSize: number, maxBinding: number,
+    readonly timestamps: boolean) {
+    this.pool = new BufferPool(device, stats, maxBufferSize);
+    this.maxBinding = Math.floor(maxBinding / 256) * 256;
+    this.ring = this.pool.create(SLOT * RING_SLOTS, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'uniform ring');
+    // 8 distinct 256-byte slots: null operands of one dispatch must not alias each other
+    this.dummy = this.pool.create(SLOT * 8, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST, 'dummy');
+    device.addEventListener('uncapturederror', (ev) => {
+      this.error ??= (ev as GPUUncapturedErrorEvent).error.message;
+    });
+    void device.lost.then((info) => {
+      this.error ??= `device lost: ${info.message}`;
+    });
+  }
+
+  /** Throw the first WebGPU error seen since the last check (then forget it: one report per error). */
+  check(): void {
+    const e = this.error;
+    this.error = null;
+    if (e !== null) throw new Error(`WebGPU error: ${e}`);
+  }
+
+  // ---- bindings ----------------------------------------------------------------------------------
+
+  /** The storage binding of elements [from, from + n) of a handle; must be aligned and ≤ maxBinding. */
+  bind(buf: AnyGpuBuf, from = 0, n = buf.length - from): Bound {
+    const offset = (buf.offset + from) * 4;
+    const size = Math.max(n, 1) * 4;
+    if (offset % 256 !== 0) throw new Error(`internal: unaligned binding at byte ${offset} (stage it first)`);
+    if (size > this.maxBinding) {
+      throw new Error(`WebGPU: a binding of ${size} bytes exceeds maxStorageBufferBindingSize (${this.maxBinding}); this op cannot split it`);
+    }
+    return { buffer: buf.root.buffer, id: buf.root.id, offset, size };
+  }
+
+  /** A 256-byte placeholder for an absent operand; `slot` (0..7) keeps two of them apart. */
+  none(slot: number): Bound {
+    return { buffer: this.dummy, id: this.pool.idOf(this.dummy), offset: slot * SLOT, size: SLOT };
+  }
+
+  /**
+   * Make every operand of one op bindable: an unaligned operand, or an output overlapping another
+   * operand, is replaced by a scratch copy (inputs copied in now). Call `unstage` after the op's
+   * dispatches to copy staged outputs back. Returns handles in the same order.
+   */
+  stageOperands<B extends AnyGpuBuf>(ops: readonly { buf: B | null; mode: OperandMode }[]): { bufs: (B | null)[]; unstage: () => void } {
+    const bufs: (B | null)[] = [];
+    const back: [B, B][] = [];
+    ops.forEach(({ buf, mode }, i) => {
+      if (!buf) return void bufs.push(null);
+      const overlaps = mode === 'out' && ops.some((o, j) => j !== i && o.buf !== null && overlap(o.buf, buf));
+      if (buf.offset % 64 === 0 && !overlaps) return void bufs.push(buf);
+      const bytes = buf.length * 4;
+      if (bytes > this.maxBinding) throw new Error(`WebGPU: an unaligned or aliased operand of ${bytes} bytes is too large to stage`);
+      while (this.stage.length <= i) this.stage.push(new Scratch(this.pool, `stage ${this.stage.length}`));
+      const root: GpuRoot = this.stage[i].get(bytes);
+      const staged = { kind: buf.kind, root, offset: 0, length: buf.length } as B;
+      if (mode === 'in') this.copy(buf.root.buffer, buf.offset * 4, root.buffer, 0, bytes);
+      else back.push([staged, buf]);
+      this.stats.staged++;
+      bufs.push(staged);
+    });
+    return {
+      bufs,
+      unstage: () => {
+        for (const [s, d] of back) this.copy(s.root.buffer, 0, d.root.buffer, d.offset * 4, d.length * 4);
+      },
+    };
+  }
+
+  /** A float32 scratch handle of n elements (contents undefined), one growable buffer per label. */
+  scratchF32(label: string, n: number): GpuBuf {
+    let s = this.scratches.get(label);
+    if (!s) {
+      s = new Scratch(this.pool, label);
+      this.scratches.set(label, s);
+    }
+    return { kind: 'f32', root: s.get(n * 4), offset: 0, length: n };
+  }
+
+  // ---- pipelines and dispatch --------------------------------------------------------------------
+
+  private layout(buffers: number): GPUBindGroupLayout {
+    let l = this.layouts.get(buffers);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [
+        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
+      ];
+      for (let i = 1; i <= buffers; i++) entries.push({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
+      l = this.device.createBindGroupLayout({ entries, label: `${buffers} storage buffers` });
+      this.layouts.set(buffers, l);
+    }
+    return l;
+  }
+
+  /** The pipeline for (kernel, constants), created on first use. */
+  pipeline(kernel: KernelName, constants: Constants): CachedPipeline {
+    const key = pipelineKeyString({ kernel, constants });
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const def = KERNELS[kernel];
+      let module = this.modules.get(def.file);
+      if (!module) {
+        module = this.device.createShaderModule({ code: kernelSource(def.file), label: def.file });
+        this.modules.set(def.file, module);
+        this.stats.shaderModules++;
+      }
+      const layout = this.layout(def.buffers);
+      const pipeline = this.device.createComputePipeline({
+        label: key,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: def.entry, constants: { ...constants } },
+      });
+      p = { pipeline, layout, buffers: def.buffers };
+      this.pipelines.set(key, p);
+      this.stats.pipelines++;
+    }
+    return p;
+  }
+
+  /** Record one dispatch of `kernel` with its Params fields, storage bindings and workgroup counts. */
+  dispatch(kernel: KernelName, constants: Constants, params: readonly (number | F32Field)[], bound: readonly Bound[],
+    groups: readonly [number, number?, number?]): void {
+    const p = this.pipeline(kernel, constants);
+    if (bound.length !== p.buffers) throw new Error(`internal: ${kernel} binds ${p.buffers} buffers, got ${bound.length}`);
+    if (this.ringUsed === RING_SLOTS) this.flush();
+    const slot = this.ringUsed++;
+    const w = (slot * SLOT) / 4;
+    params.forEach((v, i) => {
+      if (typeof v === 'number') this.ringU32[w + i] = v;
+      else this.ringF32[w + i] = v.f32;
+    });
+    let key = `${p.buffers}`;
+    for (const b of bound) key += `|${b.id}:${b.offset}:${b.size}`;
+    let bg = this.bindGroups.get(key);
+    if (!bg) {
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: SLOT } }];
+      bound.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset, size: b.size } }));
+      bg = this.device.createBindGroup({ layout: p.layout, entries });
+      this.bindGroups.set(key, bg);
+      this.stats.bindGroupsCreated++;
+    }
+    const pass = this.computePass();
+    pass.setPipeline(p.pipeline);
+    pass.setBindGroup(0, bg, [slot * SLOT]);
+    pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+  }
+
+  /** Workgroup counts for a flattened 1-D grid of `n` workgroups (the kernels use gy·gx + gx). */
+  grid(n: number): [number, number] {
+    const max = 65535;
+    if (n <= max) return [Math.max(n, 1), 1];
+    const y = Math.ceil(n / max);
+    return [Math.ceil(n / y), y];
+  }
+
+  // ---- the command stream ------------------------------------------------------------------------
+
+  private enc(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) {
+      const t = this.timed;
+      if (t && this.timer) {
+        // every timed pass writes the end stamp (the last one wins); only the first writes the start
+        const querySet = this.timer.querySet;
+        const timestampWrites: GPUComputePassTimestampWrites = t.first
+          ? { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 }
+          : { querySet, endOfPassWriteIndex: 1 };
+        t.first = false;
+        t.passes++;
+        this.pass = this.enc().beginComputePass({ timestampWrites });
+      } else {
+        this.pass = this.enc().beginComputePass();
+      }
+    }
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.endPass();
+    this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  clear(buf: GPUBuffer, offset: number, bytes: number): void {
+    if (bytes === 0) return;
+    this.endPass();
+    this.enc().clearBuffer(buf, offset, bytes);
+  }
+
+  /** Submit everything recorded so far (with the uniform slots it uses). */
+  flush(): void {
+    this.endPass();
+    if (!this.encoder) return;
+    if (this.ringUsed > 0) this.device.queue.writeBuffer(this.ring, 0, this.ringData, 0, this.ringUsed * SLOT);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.stats.submits++;
+    this.encoder = null;
+    this.ringUsed = 0;
+  }
+
+  /** Host → GPU, after the work already recorded (which may read the old contents). */
+  write(dst: GPUBuffer, byteOffset: number, data: ArrayBufferView): void {
+    this.flush();
+    const CHUNK = 64 << 20; // Dawn stages writeBuffer data; keep each staging copy modest
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    for (let o = 0; o < bytes.length; o += CHUNK) {
+      const part = bytes.subarray(o, Math.min(o + CHUNK, bytes.length));
+      this.device.queue.writeBuffer(dst, byteOffset + o, part);
+    }
+  }
+
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  /** GPU → host: `bytes` from `src` at `byteOffset`, after all recorded work. Reads are serialised. */
+  async read(src: GPUBuffer, byteOffset: number, bytes: number): Promise<ArrayBuffer> {
+    let release = (): void => {};
+    const prev = this.readLock;
+    this.readLock = new Promise((r) => (release = r));
+    await prev;
+    try {
+      if (bytes === 0) return new ArrayBuffer(0);
+      if (!this.readbackBuf || this.readbackBytes < bytes) {
+        this.readbackBytes = BufferPool.sizeClass(Math.max(bytes, this.readbackBytes * 2));
+        this.readbackBuf = this.pool.create(this.readbackBytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+      }
+      const rb = this.readbackBuf;
+      this.copy(src, byteOffset, rb, 0, bytes);
+      this.flush();
+      await rb.mapAsync(GPUMapMode.READ, 0, bytes);
+      const out = rb.getMappedRange(0, bytes).slice(0);
+      rb.unmap();
+      this.check();
+      return out;
+    } finally {
+      release();
+    }
+  }
+
+  // ---- timing (benchmarks) -----------------------------------------------------------------------
+
+  /** Start timing the GPU work recorded from now on (timestamp queries; needs `timestamps`). */
+  beginTiming(): void {
+    if (!this.timestamps) throw new Error('internal: this device has no timestamp-query');
+    this.flush();
+    this.timer ??= {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 }),
+      resolve: this.pool.create(256, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'timestamps'),
+    };
+    this.timed = { first: true, passes: 0 };
+  }
+
+  /** GPU nanoseconds from the start of the first timed pass to the end of the last one. */
+  async endTiming(): Promise<number> {
+    const t = this.timed;
+    if (!t || !this.timer) throw new Error('internal: endTiming without beginTiming');
+    this.endPass();
+    this.timed = null;
+    if (t.passes === 0) return 0;
+    this.enc().resolveQuerySet(this.timer.querySet, 0, 2, this.timer.resolve, 0);
+    const raw = new BigInt64Array(await this.read(this.timer.resolve, 0, 16));
+    return Number(raw[1] - raw[0]);
+  }
+
+  destroy(): void {
+    this.endPass();
+    this.encoder = null;
+    this.bindGroups.clear();
+    this.timer?.querySet.destroy();
+    this.pool.destroyAll();
+  }
+}
+
+/** Do two handles share any bytes? */
+function overlap(a: AnyGpuBuf, b: AnyGpuBuf): boolean {
+  return a.root.buffer === b.root.buffer && a.offset < b.offset + b.length && b.offset < a.offset + a.length;
+}
