@@ -1,13 +1,45 @@
 // Public API: re-exports only.
+
+// the model: load, forward, generate, embed
+export { GPT2Model, loadModel } from './model/model.ts';
+export type { LoadOptions, ForwardCallOptions, ForwardOutput } from './model/model.ts';
+export type { GenerateOptions, GenerateResult } from './generate/generate.ts';
+export { generate } from './generate/generate.ts';
+export type { SamplingOptions } from './generate/sampling.ts';
+export { HF_SAMPLING_DEFAULTS, warpLogits, sampleFromLogits } from './generate/sampling.ts';
+export { Rng } from './generate/rng.ts';
+export type { RngState } from './generate/rng.ts';
+export { Embeddings, embedTexts, embedIds, embedDefaults, l2normalize } from './embed/embed.ts';
+export type { EmbedOptions, EmbedPooling } from './embed/embed.ts';
+export { pool } from './embed/pooling.ts';
+export type { Pooling } from './embed/pooling.ts';
+
+// configuration and parameters
 export type { GPT2Config } from './config.ts';
 export { configFromHF, configToHF, makeConfig, validateConfig, headSize } from './config.ts';
 export type { ParamSpec, ParamViews, BlockViews } from './params.ts';
 export { Params, layoutParams, expectedShapes, randomParams, ALIGN } from './params.ts';
+
+// tokenizer
+export { Tokenizer, StreamDecoder } from './tokenizer/index.ts';
+export type { EncodeOptions } from './tokenizer/index.ts';
+
+// files
+export { loadModelFiles, inferConfig, normalizeName } from './io/model.ts';
+export type { LoadedModel, ModelSource } from './io/model.ts';
+export { SafetensorsFile, SafetensorsError, serializeSafetensors, writeSafetensors, f16BitsToF32, bf16BitsToF32, f32ToF16Bits, f32ToBf16Bits } from './io/safetensors.ts';
+export type { DType, TensorInfo, TensorToWrite, TypedArray } from './io/safetensors.ts';
+
+// backends and the model's building blocks (for custom loops and teaching)
 export type { Backend, KVLayer } from './backend.ts';
 export { CpuBackend } from './cpu/backend.ts';
+export { createBackend, BACKEND_NAMES } from './backends.ts';
+export type { BackendName } from './backends.ts';
 export type { Activations, ActivationShape, LayerActs } from './model/activations.ts';
 export { allocActivations } from './model/activations.ts';
 export type { KVCache } from './model/kvcache.ts';
 export { allocKVCache } from './model/kvcache.ts';
 export type { DeviceParams, ForwardOptions, ForwardResult } from './model/gpt2.ts';
 export { gpt2Forward, uploadParams, attentionScale } from './model/gpt2.ts';
+export { DecodeSession } from './model/session.ts';
+export { crossEntropyLoss } from './train/loss.ts';
