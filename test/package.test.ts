@@ -1,0 +1,63 @@
+// The package as a user gets it: `npm pack`, install the tarball into a fresh project, import
+// 'gpt2ts', embed, run the `gpt2ts` bin, and type-check a consumer under strict settings.
+// Needs dist/ (built by `npm install`'s prepare script).
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from './helpers/cli.ts';
+import { fixtureDir } from './helpers/fixtures.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'gpt2ts-pack-'));
+const project = join(tmp, 'consumer');
+const tiny = fixtureDir('gpt2-tiny');
+const npm = (args: string[], cwd: string): string => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
+
+beforeAll(() => {
+  if (!existsSync(join(repoRoot, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm install` (or `npm run build`) first');
+  npm(['pack', '--ignore-scripts', '--pack-destination', tmp], repoRoot);
+  const tgz = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
+  if (!tgz) throw new Error('npm pack wrote no tarball');
+  execFileSync('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  npm(['install', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', join(tmp, tgz)], project);
+}, 600_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('the packed package', () => {
+  it('imports as gpt2ts and embeds', () => {
+    const script = `import { loadModel } from 'gpt2ts';
+const m = await loadModel(${JSON.stringify(tiny)});
+const e = await m.embed([''], { normalize: true });
+console.log(JSON.stringify({ dims: e.dims, norm: Math.hypot(...e.data) }));
+m.dispose();`;
+    writeFileSync(join(project, 'use.mjs'), script);
+    const out = JSON.parse(execFileSync(process.execPath, ['use.mjs'], { cwd: project, encoding: 'utf8' })) as { dims: number[]; norm: number };
+    expect(out.dims).toEqual([1, 64]);
+    expect(Math.abs(out.norm - 1)).toBeLessThan(1e-6);
+  });
+
+  it('installs the gpt2ts bin', () => {
+    const out = execFileSync(join(project, 'node_modules', '.bin', 'gpt2ts'), ['generate', '--model', tiny, '--prompt-ids', '1,2', '--greedy', '--max-new-tokens', '3', '--json'], { encoding: 'utf8' });
+    expect((JSON.parse(out) as { sequences: { ids: number[] }[] }).sequences[0].ids).toHaveLength(3);
+  });
+
+  it('its types compile in a strict consumer tsconfig', () => {
+    writeFileSync(join(project, 'consumer.ts'), `import { loadModel, type Embeddings, type GenerateResult, Tokenizer } from 'gpt2ts';
+const model = await loadModel(undefined, { backend: 'cpu' });
+const e: Embeddings = await model.embed(['hello'], { pooling: 'mean', normalize: true });
+const n: number = e.dims[0] + e.data.length;
+const g: GenerateResult = await model.generate([1, 2], { maxNewTokens: 3, seed: 1 });
+const ids: number[] = Tokenizer.default().encode('hi');
+export { n, g, ids };
+`);
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: [] },
+      files: ['consumer.ts'],
+    }));
+    const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+  });
+});
