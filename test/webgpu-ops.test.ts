@@ -150,6 +150,11 @@ describeBackends('layer ops', ({ be }) => {
     expect(Array.from(d.subarray(7, 12))).toEqual([src[249], 1, 2, 3, src[253]]);
     expect(Array.from(await b.readF32(z))).toEqual([0, 0, 0, 0, 0, 0, 4, 4, 4, 4]);
     expect((await b.readF32(buf, 2)).length).toBe(2);
+    // copies within one buffer, overlapping ranges included (memmove semantics)
+    const same = put(b, Float32Array.from({ length: 20 }, (_, i) => i));
+    b.copyF32(same, 12, same, 1, 3);
+    b.copyF32(same, 3, same, 2, 4);
+    expect(Array.from(await b.readF32(same))).toEqual([0, 1, 2, 2, 3, 4, 5, 7, 8, 9, 10, 11, 1, 2, 3, 15, 16, 17, 18, 19]);
     const ints = putI32(b, [5, -6, 7]);
     expect(Array.from(await b.readI32(ints))).toEqual([5, -6, 7]);
     expect(Array.from(await b.readF32(b.allocF32(3)))).toEqual([0, 0, 0]);

@@ -255,6 +255,14 @@ export class Runtime {
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (bytes === 0) return;
     this.endPass();
+    if (src === dst) {
+      // copyBufferToBuffer refuses one buffer as both ends (ranges within the one activation
+      // buffer, e.g. the last-position rows of ln_f): go through scratch
+      const tmp = this.scratchF32('copy', bytes / 4).root.buffer;
+      this.enc().copyBufferToBuffer(src, srcOffset, tmp, 0, bytes);
+      this.enc().copyBufferToBuffer(tmp, 0, dst, dstOffset, bytes);
+      return;
+    }
     this.enc().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 

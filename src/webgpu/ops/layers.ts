@@ -19,7 +19,7 @@ export function encoderForward(rt: Runtime, out: GpuBuf, ids: GpuIntBuf, wte: Gp
     { buf: out, mode: 'out' }, { buf: ids, mode: 'in' }, { buf: wte, mode: 'in' }, { buf: wpe, mode: 'in' },
   ]);
   const [o, id, e, p] = bufs as [GpuBuf, GpuIntBuf, GpuBuf, GpuBuf];
-  const pe = rt.bind(p, 0, (pos0 + T) * C); // only the positions used
+  const pe = rt.bind(p); // all of wpe, so the binding (and its cached bind group) is the same at every pos0
   for (const [r0, rc] of planRows(BT, [C, 1], rt.maxBinding)) {
     for (const [v0, vc] of planRows(V, [C], rt.maxBinding)) {
       // Params: BT, first_row, T, C, pos0, row0, nrows
