@@ -9,12 +9,11 @@
 // literal string "<|endoftext|>" keeps it as ordinary text instead of becoming a separator.
 
 import { basename, dirname } from 'node:path';
-import { Rng } from '../../generate/rng.ts';
 import { Tokenizer } from '../../tokenizer/index.ts';
 import { EOT, FEW_USER_CHARS, type FilterStats, MIN_USER_CHARS, filterTweets } from './clean.ts';
 import { TweetDataError } from './errors.ts';
 import { type TweetFormat, readTweetsFile } from './formats.ts';
-import { mixUsers, splitValidation } from './mix.ts';
+import { splitUsers, trainingSequence } from './mix.ts';
 
 export interface UserSource {
   /** path of the tweets file */
@@ -84,8 +83,11 @@ export function userNameFromPath(path: string): string {
   const base = basename(path);
   const stem = base.replace(/\.[^.]*$/, '');
   if (/^(tweets?|data)([-_.]?part\d+)?$/i.test(stem)) {
-    const dir = basename(dirname(path));
-    if (dir && dir !== '.' && dir !== '/' && dir.toLowerCase() !== 'data') return dir;
+    // an archive keeps it in <archive>/data/tweets.js: then the archive's folder names it
+    let dir = dirname(path);
+    if (basename(dir).toLowerCase() === 'data') dir = dirname(dir);
+    const name = basename(dir);
+    if (name && name !== '.' && name !== '..') return name;
   }
   return stem || base;
 }
@@ -109,13 +111,9 @@ export function buildTweetDataset(sources: readonly (string | UserSource)[], opt
   const fraction = opts.validationFraction ?? 0;
   const minChars = opts.minChars ?? MIN_USER_CHARS;
   const warnings: string[] = [];
-  const splitRng = new Rng(seed, SPLIT_STREAM);
   const cache: TokenCache = new Map();
 
-  const users: UserStats[] = [];
-  const trainTexts: string[][] = [];
-  const validationTexts: string[] = [];
-  for (const src of sources) {
+  const loaded = sources.map((src) => {
     const s = typeof src === 'string' ? { path: src } : src;
     const parsed = readTweetsFile(s.path, { format: s.format });
     const { texts, stats } = filterTweets(parsed.tweets);
@@ -123,29 +121,31 @@ export function buildTweetDataset(sources: readonly (string | UserSource)[], opt
     if (stats.joinedChars < FEW_USER_CHARS) {
       warnings.push(`${s.path}: only ${stats.joinedChars} characters of tweets kept; fewer than ${FEW_USER_CHARS} may give poor results`);
     }
-    const { train, validation } = splitValidation(splitRng, texts, fraction);
+    return { s, format: parsed.format, texts, stats };
+  });
+  const split = splitUsers(loaded.map((l) => l.texts), seed, fraction);
+  const users: UserStats[] = loaded.map(({ s, format, texts, stats }, u) => {
     let keptTokens = 0;
     for (const t of texts) keptTokens += encodeCached(tok, cache, t).length;
-    users.push({
+    return {
       user: s.user ?? userNameFromPath(s.path),
       file: s.path,
-      format: parsed.format,
+      format,
       ...stats,
       keptTokens,
       joinedTokens: keptTokens + stats.kept - 1,
-      trainTweets: train.length,
-      validationTweets: validation.length,
-    });
-    trainTexts.push(train);
-    validationTexts.push(...validation);
-  }
+      trainTweets: split.train[u].length,
+      validationTweets: split.validation[u].length,
+    };
+  });
 
-  const sequence = mixUsers(new Rng(seed, MIX_STREAM), trainTexts, passes);
+  const sequence = trainingSequence(split.train, seed, passes);
   const train = cutBlocks(encodeJoined(tok, sequence, cache), sequence.length, blockSize);
   if (train.blocks.length === 0) {
     throw new Error(`the training text has ${train.totalTokens} tokens, fewer than one block of ${blockSize}; lower the block size`);
   }
   let validation: TokenBlocks | null = null;
+  const validationTexts = split.validation.flat(); // user after user, each in file order
   if (validationTexts.length > 0) {
     validation = cutBlocks(encodeJoined(tok, validationTexts, cache), validationTexts.length, blockSize);
     if (validation.blocks.length === 0) {
@@ -154,10 +154,6 @@ export function buildTweetDataset(sources: readonly (string | UserSource)[], opt
   }
   return { users, blockSize, seed, passes, train, validation, warnings };
 }
-
-/** separate RNG streams so the split and the shuffles do not depend on each other's draws */
-const SPLIT_STREAM = 1001;
-const MIX_STREAM = 1002;
 
 function checkEnough(file: string, format: TweetFormat, s: FilterStats, minChars: number): void {
   const counts = `${s.downloaded} tweets read as ${format}, ${s.retweets} retweets and ${s.short} short tweets dropped`;

@@ -155,7 +155,7 @@ function toRawTweet(value: unknown): RawTweet | string {
   const outer = value as Record<string, unknown>;
   const inner = outer.tweet;
   const t = inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? (inner as Record<string, unknown>) : outer;
-  const text = t.full_text ?? t.text;
+  const text = t.full_text !== undefined ? t.full_text : t.text;
   if (typeof text !== 'string') {
     const keys = Object.keys(t).slice(0, 8).join(', ');
     return text === undefined

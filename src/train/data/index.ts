@@ -9,7 +9,7 @@ export {
   EOT, MIN_USER_CHARS, FEW_USER_CHARS, PY_WHITESPACE,
   cleanTweet, codePoints, filterTweets, fixText, isBoring, isRetweetText, splitWords,
 } from './clean.ts';
-export { mixUsers, randBelow, shuffleInPlace, splitValidation, totalCodePoints } from './mix.ts';
+export { MIX_STREAM, SPLIT_STREAM, mixUsers, randBelow, shuffleInPlace, splitUsers, splitValidation, totalCodePoints, trainingSequence } from './mix.ts';
 export type { TokenBlocks, TokenCache, TweetDataset, TweetDatasetOptions, UserSource, UserStats } from './dataset.ts';
 export { buildTweetDataset, cutBlocks, encodeJoined, joinTweets, userNameFromPath } from './dataset.ts';
 export type { TableRow } from './table.ts';

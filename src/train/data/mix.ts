@@ -3,7 +3,7 @@
 // machine and runtime (the notebook used Python's random.Random(seed_data); we cannot match that
 // stream, only its rules).
 
-import type { Rng } from '../../generate/rng.ts';
+import { Rng } from '../../generate/rng.ts';
 import { codePoints } from './clean.ts';
 
 /** uniform integer in [0, n) without modulo bias (n ≤ 2^32) */
@@ -87,4 +87,20 @@ export function mixUsers(rng: Rng, users: readonly (readonly string[])[], passes
     });
   }
   return out;
+}
+
+/** separate PCG32 streams, so the split and the shuffles do not depend on each other's draws */
+export const SPLIT_STREAM = 1001;
+export const MIX_STREAM = 1002;
+
+/** splitValidation over each user in turn, from one generator seeded with seed */
+export function splitUsers(users: readonly (readonly string[])[], seed: number, fraction: number): { train: string[][]; validation: string[][] } {
+  const rng = new Rng(seed, SPLIT_STREAM);
+  const parts = users.map((u) => splitValidation(rng, u, fraction));
+  return { train: parts.map((p) => p.train), validation: parts.map((p) => p.validation) };
+}
+
+/** mixUsers from a generator seeded with seed: the order of the training tweets */
+export function trainingSequence(users: readonly (readonly string[])[], seed: number, passes = 1): string[] {
+  return mixUsers(new Rng(seed, MIX_STREAM), users, passes);
 }
