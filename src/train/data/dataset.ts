@@ -1,6 +1,9 @@
 // Tweets files → token blocks for the trainer, the huggingtweets way:
 //   read each user's file → filter and clean (clean.ts) → check there is enough text
 //   → optional validation split by tweet → mix users with upsampling (mix.ts)
+//     (the split comes first, so held-out tweets are never repeated into training, and the
+//     upsampling target is the largest user's training characters; the 6000-character check is
+//     on all kept tweets, as the notebook had no split)
 //   → text = <|endoftext|> + tweets joined by <|endoftext|> + <|endoftext|>
 //   → tokens → blocks of block_size, the last partial block dropped (HF TextDataset)
 // Each distinct tweet is encoded once and the ids are laid out with 50256 between them: GPT-2's

@@ -2,8 +2,13 @@
 //   tweets.js  a Twitter/X archive's data/tweets.js: `window.YTD.tweets.part0 = [ {"tweet": {...}}, ... ]`
 //   json       a bare JSON array of the same elements (or of tweet objects, or of strings)
 //   jsonl      one JSON record per line: {"text": ...}, {"full_text": ...}, {"tweet": {...}} or a string
-//   csv        RFC 4180 with a header row that names a `text` (or `full_text`) column
-//   text       one tweet per non-empty line (so a tweet cannot hold a line break)
+//   csv        RFC 4180 with a header row that names a `text` (or `full_text`) column; a first line
+//              of bare comma-separated names without one is an error, not plain text
+//   text       one tweet per non-empty line (so a tweet cannot hold a line break); the rules of
+//              clean.ts apply as to any other format ("RT @" lines are retweets, entities decoded)
+// Detection looks at the start only: '[' then a value → json; `name.name = [` → tweets.js;
+// '{' → jsonl; a header naming a text column → csv; anything else → text. ReadOptions.format
+// overrides it.
 // Every text is returned as stored: archives HTML-escape `&`, `<`, `>`, and clean.ts decodes them.
 
 import { readFileSync } from 'node:fs';
