@@ -3,7 +3,11 @@
 // Accepted model paths (DESIGN.md "Files the engine reads and writes"):
 //   - a folder with config.json + model.safetensors
 //   - a folder with config.json + model.safetensors.index.json and its shards
-//   - a single .safetensors file: config.json from its folder when present, else inferred from shapes
+//   - a folder with only pytorch_model.bin, or pytorch_model.bin.index.json and its shards (safetensors
+//     is preferred when a folder has both)
+//   - a single .safetensors or PyTorch (.bin/.pt/.pth) file: config.json from its folder when present,
+//     else inferred from shapes
+//   - hf:owner/name[@revision]: that model's snapshot in the local Hugging Face cache (see src/hub/)
 // Quirks of real GPT-2 files are handled here and only here (`normalizeName`):
 //   - a `transformer.` prefix on every name (GPT2LMHeadModel.state_dict())
 //   - `h.N.attn.bias` / `h.N.attn.masked_bias` buffers (the causal mask; ignored)
@@ -15,7 +19,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { type GPT2Config, configFromHF, makeConfig } from '../config.ts';
 import { Params, expectedShapes, numelOf } from '../params.ts';
-import { SafetensorsFile, type TensorInfo } from './safetensors.ts';
+import { WEIGHT_LAYOUTS, resolveCachedModel } from '../hub/resolve-cached.ts';
+import { SafetensorsFile } from './safetensors.ts';
+import { TorchCheckpoint, isTorchCheckpoint } from './torch/checkpoint.ts';
 
 export interface LoadedModel {
   params: Params;
@@ -29,7 +35,7 @@ export interface ModelSource {
   path: string;
   /** the folder holding config.json / tokenizer files */
   dir: string;
-  /** the safetensors files read */
+  /** the weight files read (safetensors or PyTorch checkpoints) */
   files: string[];
   /** where the config came from: a config.json path, or 'inferred from tensor shapes' */
   configFrom: string;
@@ -42,6 +48,31 @@ export interface ModelSource {
 }
 
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/** What the loader needs from a weights file; SafetensorsFile and TorchCheckpoint both provide it. */
+interface WeightFile {
+  readonly path: string;
+  names(): string[];
+  info(name: string): TensorInfo;
+  readF32(name: string): Float32Array;
+  readF32Into(name: string, out: Float32Array): void;
+  /** true when two names are one stored view (a tied lm_head in a .bin), so equal without reading */
+  sameData?(a: string, b: string): boolean;
+  close(): void;
+}
+
+interface TensorInfo {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
+
+/** PyTorch checkpoint file names (torch.save has no fixed extension; these are the usual ones) */
+const TORCH_EXT = /\.(bin|pt|pth|ckpt)$/;
+
+function openWeights(path: string): WeightFile {
+  return TORCH_EXT.test(path) ? TorchCheckpoint.open(path) : SafetensorsFile.open(path);
+}
 
 /** Where the stored name points: a parameter (HF name without prefix), or null to ignore it. */
 export function normalizeName(stored: string): string | null {
@@ -56,21 +87,24 @@ function resolveFiles(path: string): { dir: string; files: string[]; weightMap: 
   if (!existsSync(abs)) throw new Error(`model path ${path} does not exist`);
   const st = statSync(abs);
   if (st.isDirectory()) {
-    const index = join(abs, 'model.safetensors.index.json');
-    const single = join(abs, 'model.safetensors');
     const config = join(abs, 'config.json');
     const configPath = existsSync(config) ? config : null;
-    if (existsSync(single)) return { dir: abs, files: [single], weightMap: null, configPath };
-    if (existsSync(index)) {
-      const weightMap = readIndex(index);
-      const files = [...new Set(weightMap.values())].sort().map((f) => join(abs, f));
-      for (const f of files) if (!existsSync(f)) throw new Error(`${index}: shard ${basename(f)} is missing`);
-      return { dir: abs, files, weightMap: new Map([...weightMap].map(([k, f]) => [k, join(abs, f)])), configPath };
+    for (const [singleName, indexName] of WEIGHT_LAYOUTS) {
+      const single = join(abs, singleName);
+      const index = join(abs, indexName);
+      if (existsSync(single)) return { dir: abs, files: [single], weightMap: null, configPath };
+      if (existsSync(index)) {
+        const weightMap = readIndex(index);
+        const files = [...new Set(weightMap.values())].sort().map((f) => join(abs, f));
+        for (const f of files) if (!existsSync(f)) throw new Error(`${index}: shard ${basename(f)} is missing`);
+        return { dir: abs, files, weightMap: new Map([...weightMap].map(([k, f]) => [k, join(abs, f)])), configPath };
+      }
     }
-    const bin = existsSync(join(abs, 'pytorch_model.bin')) ? ' (it has pytorch_model.bin, which this version cannot read; convert it to safetensors)' : '';
-    throw new Error(`model folder ${path} has no model.safetensors or model.safetensors.index.json${bin}`);
+    throw new Error(`model folder ${path} has no model.safetensors or model.safetensors.index.json (nor pytorch_model.bin or pytorch_model.bin.index.json)`);
   }
-  if (!abs.endsWith('.safetensors')) throw new Error(`model path ${path} is neither a folder nor a .safetensors file`);
+  if (!abs.endsWith('.safetensors') && !(TORCH_EXT.test(abs) && isTorchCheckpoint(abs))) {
+    throw new Error(`model path ${path} is neither a folder nor a .safetensors file, nor a PyTorch checkpoint (.bin/.pt/.pth)`);
+  }
   const config = join(dirname(abs), 'config.json');
   return { dir: dirname(abs), files: [abs], weightMap: null, configPath: existsSync(config) ? config : null };
 }
@@ -127,16 +161,18 @@ export function inferConfig(shapes: Map<string, number[]>, where: string): GPT2C
 }
 
 /** Load a model path (see the header comment) into flat float32 parameters. */
-export function loadModelFiles(path: string): LoadedModel {
+export function loadModelFiles(pathIn: string): LoadedModel {
+  // hf:owner/name[@revision] → its cached snapshot folder (downloading is async: see src/hub/)
+  const path = pathIn.startsWith('hf:') ? resolveCachedModel(pathIn) : pathIn;
   const { dir, files, weightMap, configPath } = resolveFiles(path);
-  const opened: SafetensorsFile[] = [];
+  const opened: WeightFile[] = [];
   try {
     // 1. open every file (headers only) and map normalized names to where they live
-    const where = new Map<string, { file: SafetensorsFile; info: TensorInfo }>();
+    const where = new Map<string, Stored>();
     const ignored: string[] = [];
     const tensors: ModelSource['tensors'] = [];
     for (const f of files) {
-      const st = SafetensorsFile.open(f);
+      const st = openWeights(f);
       opened.push(st);
       for (const stored of st.names()) {
         const info = st.info(stored);
@@ -208,10 +244,13 @@ export function loadModelFiles(path: string): LoadedModel {
   }
 }
 
+interface Stored { file: WeightFile; info: TensorInfo }
+
 /** Whether two stored tensors hold the same values (after upcasting). */
-function sameValues(a: { file: SafetensorsFile; info: TensorInfo }, b: { file: SafetensorsFile; info: TensorInfo } | undefined): boolean {
+function sameValues(a: Stored, b: Stored | undefined): boolean {
   if (!b) return false;
   if (a.info.shape.length !== b.info.shape.length || a.info.shape.some((d, i) => d !== b.info.shape[i])) return false;
+  if (a.file === b.file && a.file.sameData?.(a.info.name, b.info.name)) return true;
   const x = a.file.readF32(a.info.name);
   const y = b.file.readF32(b.info.name);
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i] && !(Number.isNaN(x[i]) && Number.isNaN(y[i]))) return false;
