@@ -287,9 +287,13 @@ export class Runtime {
   write(dst: GPUBuffer, byteOffset: number, data: ArrayBufferView): void {
     this.flush();
     const CHUNK = 64 << 20; // Dawn stages writeBuffer data; keep each staging copy modest
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    for (let o = 0; o < bytes.length; o += CHUNK) {
-      const part = bytes.subarray(o, Math.min(o + CHUNK, bytes.length));
+    const shared = !(data.buffer instanceof ArrayBuffer);
+    for (let o = 0; o < data.byteLength; o += CHUNK) {
+      const size = Math.min(CHUNK, data.byteLength - o);
+      let part = new Uint8Array(data.buffer, data.byteOffset + o, size);
+      // Dawn (node) crashes on views of a SharedArrayBuffer (the wasm heap that holds Params.data):
+      // hand it a private copy of each chunk instead
+      if (shared) part = new Uint8Array(part);
       this.device.queue.writeBuffer(dst, byteOffset + o, part);
     }
   }

@@ -6,7 +6,7 @@
 // Rungs, slowest first (all share one Params layout and one binding order):
 //   naive     one thread per output                               (the reference)
 //   tiled     16 × 16 shared-memory tiles, one output per thread
-//   regblock  64 × 64 tiles, a 4 × 4 register block per thread    (prefill, training)
+//   regblock  64 × 64 tiles, an 8 × 8 register block per thread   (prefill, training)
 //   matvec    split-k dot products for a handful of rows           (decode: M = B)
 
 import type { GpuBuf } from '../buffers.ts';
@@ -40,7 +40,8 @@ function rungPlan(rung: MatmulRung, transW: boolean): RungPlan {
     case 'tiled':
       return { kernel: 'matmulTiled', constants: { TILE: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 16), up(mc, 16)] };
     case 'regblock':
-      return { kernel: 'matmulRegblock', constants: { WG_X: 16, WG_Y: 16, BK: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 64), up(mc, 64)] };
+      // 8 × 8 threads of 8 × 8 outputs: 64 × 64 tiles
+      return { kernel: 'matmulRegblock', constants: { WG_X: 8, WG_Y: 8, BK: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 64), up(mc, 64)] };
     case 'matvec':
       // (K, N): 64 columns × 4 k-slices; (N, K): 8 rows of w × 32 k-lanes
       return transW
