@@ -40,7 +40,16 @@ export const P = {
   binpersid: [0x51],
   newobj: [0x81],
   newfalse: [0x89],
-  int: (n: number) => (n >= 0 && n < 256 ? [0x4b, n] : [0x4a, ...u32(n)]),
+  int: (n: number): number[] => {
+    if (n >= 0 && n < 256) return [0x4b, n];
+    if (n >= -(2 ** 31) && n < 2 ** 31) return [0x4a, ...u32(n)];
+    // LONG1: little-endian two's complement, shortest form
+    const bytes: number[] = [];
+    let x = BigInt(n);
+    do { bytes.push(Number(x & 0xffn)); x >>= 8n; } while (x !== 0n && x !== -1n);
+    if ((bytes[bytes.length - 1] & 0x80) !== (n < 0 ? 0x80 : 0)) bytes.push(n < 0 ? 0xff : 0);
+    return [0x8a, bytes.length, ...bytes];
+  },
   str: (s: string) => { const b = enc.encode(s); return concat([0x58, ...u32(b.length)], b); },
   global: (module: string, name: string) => concat([0x63], enc.encode(`${module}\n${name}\n`)),
   stackGlobal: (module: string, name: string) => concat(P.str(module), P.str(name), [0x93]),

@@ -92,6 +92,12 @@ const REFUSED: Record<string, string> = {
   EXT4: 'loads from the extension registry', NEXT_BUFFER: 'needs out-of-band buffers', READONLY_BUFFER: 'needs out-of-band buffers',
 };
 
+/**
+ * Python 3 writes some globals under their Python 2 module names in protocols < 3, and reads them back
+ * through _compat_pickle.IMPORT_MAPPING; we name both in errors (none of these is ever allowed).
+ */
+const PY2_MODULES: Record<string, string> = { __builtin__: 'builtins', copy_reg: 'copyreg', commands: 'subprocess', exceptions: 'builtins' };
+
 const utf8 = new TextDecoder('utf-8');
 const latin1 = new TextDecoder('latin1');
 
@@ -204,7 +210,8 @@ export function unpickle(src: ByteSource, opts: UnpickleOptions): PyValue {
     const def = opts.globals.get(full);
     if (!def) {
       const allowed = [...opts.globals.keys()].join(', ');
-      fail(`refuses global "${full}": only ${allowed} are allowed in a checkpoint; nothing was executed`);
+      const py3 = Object.hasOwn(PY2_MODULES, module) ? ` (${PY2_MODULES[module]}.${name})` : '';
+      fail(`refuses global "${full}"${py3}: only ${allowed} are allowed in a checkpoint; nothing was executed`);
     }
     return new PyGlobal(full, def as GlobalDef);
   };
