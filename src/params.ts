@@ -7,6 +7,7 @@
 // directly. The few padding floats between tensors are zero and stay zero.
 
 import type { GPT2Config } from './config.ts';
+import { allocShared } from './wasm/heap.ts';
 
 /** Tensor start alignment in floats (256 bytes). */
 export const ALIGN = 64;
@@ -135,7 +136,9 @@ export class Params {
     }
     this.config = config;
     this.specs = specs;
-    this.data = data ?? new Float32Array(length);
+    // in the wasm heap (shared memory) where there is one, so the CPU kernels and their worker
+    // threads read the weights in place; a loader fills it with fs reads (never a second copy)
+    this.data = data ?? allocShared(length);
     this.byName = new Map(specs.map((s) => [s.name, s]));
     this.views = makeViews(specs, (o, n) => this.data.subarray(o, o + n));
   }

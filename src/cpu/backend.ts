@@ -1,30 +1,108 @@
 // The CPU backend: the Backend interface over Float32Array / Int32Array, one file per layer.
 // Ops run synchronously when called; read* and sync resolve at once.
+//
+// Memory: float buffers are allocated in the process's wasm heap (src/wasm/heap.ts), a shared
+// WebAssembly.Memory, so the SIMD kernels and the worker threads read them in place; Params are
+// allocated there too. Matmul ladder (bench/cpu.ts times every rung):
+//   naive (matmul.ts, the reference) → blocked JS (matmul-blocked.ts, one thread)
+//   → wasm SIMD across threads (matmul-wasm.ts; kernels generated in src/wasm/).
+// Default: the wasm rung on every core where the runtime has WebAssembly SIMD (and shared memory
+// for threads); buffers outside the heap, or `kernels: 'js'`, take the blocked JS rung.
 
 import type { Backend, KVLayer } from '../backend.ts';
 import { attentionCached, attentionForward, kvCacheWrite } from './attention.ts';
 import { encoderForward } from './encoder.ts';
 import { geluForward } from './gelu.ts';
 import { layernormForward } from './layernorm.ts';
-import { matmulForwardNaive } from './matmul.ts';
+import { matmulForwardBlocked } from './matmul-blocked.ts';
+import { WasmMatmul } from './matmul-wasm.ts';
+import { acquirePool, coreCount, releasePool, type WorkerPool } from './pool/pool.ts';
 import { residualForward } from './residual.ts';
 import { argmax, softmaxForward } from './softmax.ts';
+import { wasmFeatures } from '../wasm/features.ts';
+import { type WasmHeap, wasmHeap } from '../wasm/heap.ts';
+import { kernelModule } from '../wasm/kernels.ts';
 
 export type CpuBuf = Float32Array;
 export type CpuIntBuf = Int32Array;
 
+export interface CpuBackendOptions {
+  /** threads for the matmul kernels, the calling thread included (default: the core count) */
+  threads?: number;
+  /** 'wasm': WebAssembly SIMD kernels (the default where the runtime has SIMD); 'js': plain JavaScript, one thread */
+  kernels?: 'js' | 'wasm';
+}
+
+let noticed = false;
+/** one line on stderr, once per process, when the backend runs with less than was asked */
+function notice(msg: string): void {
+  if (noticed) return;
+  noticed = true;
+  const p = (globalThis as { process?: { stderr?: { write(s: string): unknown } } }).process;
+  if (p?.stderr) p.stderr.write(`gpt2ts: ${msg}\n`);
+  else console.error(`gpt2ts: ${msg}`);
+}
+
 export class CpuBackend implements Backend<Float32Array, Int32Array> {
   readonly name = 'cpu';
-  readonly description = 'CPU (JavaScript, 1 thread)';
+  readonly description: string;
+  /** the matmul rung in use: 'wasm' or 'js' */
+  readonly kernels: 'js' | 'wasm';
+  /** threads the matmul kernels use (1 for 'js') */
+  readonly threads: number;
+  private readonly heap: WasmHeap | null;
+  private pool: WorkerPool | null = null;
+  private readonly wasm: WasmMatmul | null = null;
+
+  constructor(opts: CpuBackendOptions = {}) {
+    this.heap = wasmHeap();
+    let kernels = opts.kernels ?? (this.heap ? 'wasm' : 'js');
+    if (kernels === 'wasm' && !this.heap) {
+      notice('WebAssembly SIMD is unavailable; the CPU backend uses its JavaScript kernels');
+      kernels = 'js';
+    }
+    let threads = kernels === 'wasm' ? Math.max(1, Math.floor(opts.threads ?? coreCount())) : 1;
+    if (this.heap && kernels === 'wasm') {
+      if (threads > 1 && !this.heap.shared) {
+        notice('shared memory is unavailable; the CPU backend runs on one thread');
+        threads = 1;
+      }
+      const km = kernelModule(this.heap);
+      if (threads > 1) {
+        try {
+          this.pool = acquirePool(this.heap, km, threads);
+          threads = this.pool.threads;
+        } catch (e) {
+          notice(`worker threads are unavailable (${e instanceof Error ? e.message : String(e)}); the CPU backend runs on one thread`);
+          threads = 1;
+        }
+      }
+      this.wasm = new WasmMatmul(this.heap, km, this.pool);
+    }
+    this.kernels = kernels;
+    this.threads = threads;
+    this.description = kernels === 'wasm'
+      ? `CPU (WebAssembly SIMD${wasmFeatures().relaxedSimd ? ' + relaxed FMA' : ''}, ${threads} thread${threads > 1 ? 's' : ''})`
+      : 'CPU (JavaScript, 1 thread)';
+  }
 
   allocF32(n: number): Float32Array {
-    return new Float32Array(n);
+    return this.heap?.allocF32(n) ?? new Float32Array(n);
   }
   allocI32(n: number): Int32Array {
     return new Int32Array(n);
   }
+  /**
+   * The parameters as the kernels read them: `data` itself when it is in the wasm heap (Params
+   * allocates it there), otherwise one copy into the heap (the wasm kernels cannot address other
+   * memory; drop the original to avoid holding the weights twice).
+   */
   upload(data: Float32Array): Float32Array {
-    return data;
+    if (!this.wasm || !this.heap || this.heap.contains(data)) return data;
+    const copy = this.heap.allocF32(data.length);
+    if (!copy) return data; // the heap is full: the JS kernels read it where it is
+    copy.set(data);
+    return copy;
   }
   view(buf: Float32Array, offset: number, n: number): Float32Array {
     if (offset < 0 || offset + n > buf.length) throw new RangeError(`view [${offset}, ${offset + n}) outside a buffer of ${buf.length}`);
@@ -51,8 +129,14 @@ export class CpuBackend implements Backend<Float32Array, Int32Array> {
   sync(): Promise<void> {
     return Promise.resolve();
   }
-  free(_buf: Float32Array | Int32Array): void {}
-  dispose(): void {}
+  free(buf: Float32Array | Int32Array): void {
+    if (buf instanceof Float32Array) this.heap?.freeArray(buf);
+  }
+  /** Release this backend's hold on the worker pool (the last user's release stops the workers). */
+  dispose(): void {
+    if (this.pool) releasePool(this.pool);
+    this.pool = null; // later matmuls run on this thread (the wasm rung falls back when its pool is gone)
+  }
 
   encoderForward(out: Float32Array, ids: Int32Array, wte: Float32Array, wpe: Float32Array, B: number, T: number, C: number, pos0: number): void {
     encoderForward(out, ids, wte, wpe, B, T, C, pos0);
@@ -61,7 +145,8 @@ export class CpuBackend implements Backend<Float32Array, Int32Array> {
     layernormForward(out, mean, rstd, inp, w, b, N, C, eps);
   }
   matmulForward(out: Float32Array, inp: Float32Array, w: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, transW: boolean): void {
-    matmulForwardNaive(out, inp, w, bias, M, K, N, transW);
+    if (this.wasm?.forward(out, inp, w, bias, M, K, N, transW)) return;
+    matmulForwardBlocked(out, inp, w, bias, M, K, N, transW);
   }
   attentionForward(out: Float32Array, att: Float32Array | null, qkv: Float32Array, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {
     attentionForward(out, att, qkv, mask, maskStride, B, T, C, NH, scale);

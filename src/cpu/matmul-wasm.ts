@@ -1,0 +1,99 @@
+// The wasm rung of the CPU matmul ladder: picks a kernel for the shape and layout, cuts the
+// columns into items for the worker pool, and runs it. Same contract as matmulForwardNaive:
+//   out (M,N) = inp (M,K) · W + bias,  W (K,N), or with transW W (N,K) used transposed.
+//
+// Kernel choice (each measured in bench/cpu.ts; see the generators' headers for the math):
+//   transW, any M        gemm_nt   dot-product tiles, rows of W read in place (lm-head: no copy)
+//   W (K,N), M = 1       gemv_nn   streams 4 rows of W at a time, partial sums in L1 (decode)
+//   W (K,N), M ≥ 2       gemm_nnp  W packed per 16-column group into k-contiguous panels, dot tiles
+// gemv_nn and gemm_nnp do the same float operations in the same order for each output (as does
+// gemm_nt for any M), so a row's result is the same whether it is multiplied alone (KV-cache
+// decode) or with others (the full forward).
+// Every buffer must live in the wasm heap (allocated by CpuBackend or Params); otherwise `forward`
+// returns false and the caller uses a JS kernel.
+
+import type { KernelModule } from '../wasm/kernels.ts';
+import type { WasmHeap } from '../wasm/heap.ts';
+import { MAX_KC, SCRATCH_BYTES, type WorkerPool } from './pool/pool.ts';
+import { MAX_ITEMS } from './pool/protocol.ts';
+
+/** below this many multiply-adds a matmul runs on the calling thread alone (waking workers costs more) */
+const PARALLEL_MIN_MACS = 1 << 17;
+/** items per thread: more than one lets a thread that was descheduled on a shared machine be covered */
+const ITEMS_PER_THREAD = 4;
+/** L2 budget for the A block of one row block (bytes): half of a 1 MiB L2 */
+const A_BLOCK_BYTES = 512 * 1024;
+
+export class WasmMatmul {
+  constructor(private readonly heap: WasmHeap, private readonly km: KernelModule, private readonly pool: WorkerPool | null) {}
+
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** out = inp·W + bias on the wasm kernels; false (nothing done) when a buffer is outside the heap */
+  forward(out: Float32Array, inp: Float32Array, w: Float32Array, bias: Float32Array | null,
+    M: number, K: number, N: number, transW: boolean): boolean {
+    const h = this.heap;
+    if (!h.contains(out) || !h.contains(inp) || !h.contains(w) || (bias && !h.contains(bias))) return false;
+    if (out.length < M * N || inp.length < M * K || w.length < K * N || (bias && bias.length < N)) {
+      throw new RangeError(`matmul: buffers too small for M=${M} K=${K} N=${N}`);
+    }
+    if (M === 0 || N === 0) return true;
+    const a = inp.byteOffset, wp = w.byteOffset, c = out.byteOffset, b = bias ? bias.byteOffset : 0;
+    if (K === 0) {
+      for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) out[m * N + n] = bias ? bias[n] : 0;
+      return true;
+    }
+    const macs = M * K * N;
+    if (transW) {
+      // rows of W per item: multiples of the tile's NR (4)
+      this.dispatch('gemm_nt', [a, wp, c, b, M, K, N, rowBlock(K)], N, 4, macs);
+    } else {
+      // the K block must be the same for both kernels (same sums, see the header)
+      const KC = K <= MAX_KC ? K : 512;
+      if (M === 1) this.dispatch('gemv_nn', [a, wp, c, b, K, N, KC], N, 16, macs);
+      else this.dispatch('gemm_nnp', [a, wp, c, b, M, K, N, rowBlock(KC), KC], N, 16, macs);
+    }
+    return true;
+  }
+
+  /** split columns [0, N) into items aligned to `align` and run them */
+  private dispatch(kernel: 'gemm_nt' | 'gemv_nn' | 'gemm_nnp', args: number[], N: number, align: number, macs: number): void {
+    const T = this.threads;
+    if (!this.pool) {
+      this.single(kernel, args, N);
+      return;
+    }
+    if (T === 1 || macs < PARALLEL_MIN_MACS) {
+      this.pool.run(kernel, args, [[0, N]]); // one item: runs here, no worker is woken
+      return;
+    }
+    const groups = Math.ceil(N / align);
+    const nItems = Math.min(MAX_ITEMS, groups, T * ITEMS_PER_THREAD);
+    const per = Math.ceil(groups / nItems);
+    const items: [number, number][] = [];
+    for (let g = 0; g < groups; g += per) items.push([g * align, Math.min(N, (g + per) * align)]);
+    this.pool.run(kernel, args, items);
+  }
+
+  /** no pool (one thread): call the kernel directly; the packed GEMM needs a scratch panel */
+  private single(kernel: 'gemm_nt' | 'gemv_nn' | 'gemm_nnp', a: number[], N: number): void {
+    const k = this.km.kernels;
+    if (kernel === 'gemm_nt') k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7]);
+    else if (kernel === 'gemv_nn') k.gemv_nn(a[0], a[1], a[2], a[3], a[4], a[5], 0, N, a[6], this.scratch().byteOffset);
+    else k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8], this.scratch().byteOffset);
+  }
+
+  private scratchBuf: Float32Array | null = null;
+  private scratch(): Float32Array {
+    this.scratchBuf ??= this.heap.allocF32(SCRATCH_BYTES / 4);
+    if (!this.scratchBuf) throw new Error('gpt2ts: no room in the wasm heap for matmul scratch');
+    return this.scratchBuf;
+  }
+}
+
+/** rows per row block so that the A block (rows × KC floats) fits the L2 budget; a multiple of 2 */
+function rowBlock(KC: number): number {
+  return Math.max(2, Math.floor(A_BLOCK_BYTES / (4 * KC) / 2) * 2);
+}

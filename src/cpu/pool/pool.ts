@@ -1,0 +1,176 @@
+// The CPU worker pool: threads that share the wasm heap (one shared WebAssembly.Memory) and run
+// kernel jobs split into column ranges. The main thread posts a job, works on it too, and returns
+// when every item is done, so `run` is synchronous like the rest of the CPU backend.
+//
+// Workers start once (node:worker_threads, in Node and in Deno), are unref'd so they never keep
+// the process alive, spin briefly between jobs (a forward pass posts them back to back) and then
+// sleep on Atomics.wait. One pool per process and thread count, shared by every CpuBackend and
+// terminated when the last backend using it is disposed.
+
+import { availableParallelism, cpus } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { KernelModule } from '../../wasm/kernels.ts';
+import type { WasmHeap } from '../../wasm/heap.ts';
+import { ARGS, CTL_INTS, ERR, GEN, ITEMS, KERNEL, KERNEL_IDS, type KernelName, MAX_ITEMS, NARGS, NEXT, NITEMS, QUIT, REM } from './protocol.ts';
+import { workerSource } from './worker-source.ts';
+
+/**
+ * Bytes of scratch per thread: the packed GEMM's 4 panels of (KC/4 + 3) chunks × 64 B at
+ * KC ≤ MAX_KC (66 KiB), which also holds the GEMV's 4 partial-sum arrays (8 KiB).
+ */
+export const MAX_KC = 1024;
+export const SCRATCH_BYTES = 4 * (MAX_KC / 4 + 3) * 64;
+
+/** Cores this process may use: os.availableParallelism() where it exists, else the CPU count. */
+export function coreCount(): number {
+  try {
+    return Math.max(1, typeof availableParallelism === 'function' ? availableParallelism() : cpus().length);
+  } catch {
+    return 1;
+  }
+}
+
+export class WorkerPool {
+  /** threads working on a job, the main thread included */
+  readonly threads: number;
+  private readonly km: KernelModule;
+  private readonly ctl: Int32Array;
+  private readonly workers: Worker[] = [];
+  /** heap arrays the workers address by byteOffset (control block, their scratch): kept alive here */
+  private readonly keep: Float32Array[] = [];
+  /** the main thread's packing scratch */
+  private readonly mainScratch: Float32Array;
+  private gen = 0;
+  private disposed = false;
+
+  constructor(heap: WasmHeap, km: KernelModule, threads: number, spin = 200_000) {
+    const ctlBuf = heap.allocF32(CTL_INTS);
+    if (!ctlBuf) throw new Error('gpt2ts: no room in the wasm heap for the worker pool');
+    this.km = km;
+    this.ctl = new Int32Array(ctlBuf.buffer, ctlBuf.byteOffset, CTL_INTS);
+    this.keep.push(ctlBuf);
+    const src = workerSource();
+    let started = 1;
+    for (let t = 1; t < threads; t++) {
+      const s = heap.allocF32(SCRATCH_BYTES / 4);
+      if (!s) break;
+      this.keep.push(s);
+      const w = new Worker(src, {
+        eval: true,
+        workerData: { module: km.module, memory: heap.memory, ctlPtr: this.ctl.byteOffset, scratch: s.byteOffset, spin },
+      });
+      w.unref();
+      // a worker that dies cannot finish its item: the pool is dead, later runs go single-threaded
+      w.on('error', (e: unknown) => {
+        process.stderr.write(`gpt2ts: CPU worker failed (${e instanceof Error ? e.message : String(e)}); continuing on one thread\n`);
+        this.disposed = true;
+      });
+      this.workers.push(w);
+      started++;
+    }
+    const main = heap.allocF32(SCRATCH_BYTES / 4);
+    if (!main) throw new Error('gpt2ts: no room in the wasm heap for the worker pool');
+    this.mainScratch = main;
+    this.threads = started;
+  }
+
+  /**
+   * Run `kernel` over column ranges `items` ((n0, n1) pairs), with `args` as in protocol.ts.
+   * Returns when every item is done. Throws if a kernel failed.
+   */
+  run(kernel: KernelName, args: readonly number[], items: readonly (readonly [number, number])[]): void {
+    if (items.length > MAX_ITEMS || args.length > NARGS) throw new Error('internal: job too large for the pool');
+    if (this.workers.length === 0 || this.disposed || items.length === 1) {
+      for (const [n0, n1] of items) this.call(kernel, args, n0, n1);
+      return;
+    }
+    const ctl = this.ctl;
+    ctl[KERNEL] = KERNEL_IDS[kernel];
+    for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i];
+    for (let i = 0; i < items.length; i++) {
+      ctl[ITEMS + 2 * i] = items[i][0];
+      ctl[ITEMS + 2 * i + 1] = items[i][1];
+    }
+    ctl[NITEMS] = items.length;
+    ctl[ERR] = 0;
+    Atomics.store(ctl, REM, items.length);
+    this.gen = (this.gen + 1) & 0x3fffffff;
+    Atomics.store(ctl, NEXT, (this.gen & 0xffff) << 16);
+    Atomics.store(ctl, GEN, this.gen);
+    Atomics.notify(ctl, GEN);
+    // work on it here too
+    for (;;) {
+      const v = Atomics.load(ctl, NEXT);
+      const i = v & 0xffff;
+      if (i >= items.length) break;
+      if (Atomics.compareExchange(ctl, NEXT, v, v + 1) !== v) continue;
+      try {
+        this.call(kernel, args, items[i][0], items[i][1]);
+      } finally {
+        Atomics.sub(ctl, REM, 1);
+      }
+    }
+    // wait for the workers' last items
+    for (let s = 0; Atomics.load(ctl, REM) !== 0; s++) {
+      if (s > 2000) {
+        const r = Atomics.load(ctl, REM);
+        if (r !== 0) Atomics.wait(ctl, REM, r, 20);
+        if (this.disposed) throw new Error('gpt2ts: a CPU worker died during a job');
+      }
+    }
+    if (ctl[ERR]) throw new Error(`gpt2ts: the ${kernel} kernel failed in a worker thread`);
+  }
+
+  /** the kernel call on this thread, with this thread's scratch */
+  private call(kernel: KernelName, a: readonly number[], n0: number, n1: number): void {
+    const k = this.km.kernels;
+    switch (kernel) {
+      case 'gemm_nnp': k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8], this.mainScratch.byteOffset); break;
+      case 'gemm_nt': k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7]); break;
+      case 'gemv_nn': k.gemv_nn(a[0], a[1], a[2], a[3], a[4], a[5], n0, n1, a[6], this.mainScratch.byteOffset); break;
+    }
+  }
+
+  /** Stop the workers (they finish the job they are in; there is none between runs). */
+  dispose(): void {
+    if (this.workers.length === 0) return;
+    Atomics.store(this.ctl, QUIT, 1);
+    this.gen = (this.gen + 1) & 0x3fffffff;
+    Atomics.store(this.ctl, GEN, this.gen);
+    Atomics.notify(this.ctl, GEN);
+    for (const w of this.workers) void w.terminate();
+    this.workers.length = 0;
+    this.disposed = true;
+  }
+}
+
+interface Shared {
+  pool: WorkerPool;
+  refs: number;
+}
+const pools = new Map<string, Shared>();
+
+/** The process's pool for this kernel module and thread count (started on first use). */
+export function acquirePool(heap: WasmHeap, km: KernelModule, threads: number): WorkerPool {
+  const key = `${threads}:${JSON.stringify(km.options)}`;
+  const hit = pools.get(key);
+  if (hit) {
+    hit.refs++;
+    return hit.pool;
+  }
+  const pool = new WorkerPool(heap, km, threads);
+  pools.set(key, { pool, refs: 1 });
+  return pool;
+}
+
+/** Give the pool back; the last user's release terminates its workers. */
+export function releasePool(pool: WorkerPool): void {
+  for (const [key, s] of pools) {
+    if (s.pool !== pool) continue;
+    if (--s.refs <= 0) {
+      pool.dispose();
+      pools.delete(key);
+    }
+    return;
+  }
+}

@@ -1,0 +1,71 @@
+// The CPU kernel module: every wasm kernel in one module over the heap's memory, generated from
+// TypeScript at first use (a few ms) — no shipped binary. The same bytes are instantiated on the
+// main thread and in every worker.
+
+import { wasmApi, type WasmModule } from './api.ts';
+import { ModuleBuilder } from './emit.ts';
+import { wasmFeatures } from './features.ts';
+import { addGemmNNP, type NNPShape } from './gemm-nnp.ts';
+import { addGemmNT, type NTShape } from './gemm-nt.ts';
+import { addGemvNN } from './gemv.ts';
+import { MAX_PAGES, type WasmHeap } from './heap.ts';
+
+export interface KernelOptions {
+  /** use f32x4.relaxed_madd (only where the runtime validates it) */
+  fma: boolean;
+  /** the memory is shared (threads) */
+  shared: boolean;
+  nt: Omit<NTShape, 'fma'>;
+  nnp: Omit<NNPShape, 'fma'>;
+}
+
+/**
+ * Tile shapes, chosen by measurement on the reference machine (2-core Zen 4, Node 20 and Deno 2):
+ * x86-64 V8 gives wasm SIMD 16 xmm registers (15 allocatable), so a dot-product tile must keep
+ * MR·NR accumulators + MR A vectors + 1 W vector (+1 product without FMA) live: 2×4 → 12.
+ * Unrolling the k loop made V8 hoist loads and spill, so the loops are not unrolled (U = 1).
+ */
+export function defaultKernelOptions(shared: boolean): KernelOptions {
+  return { fma: wasmFeatures().relaxedSimd, shared, nt: { MR: 2, NR: 4, U: 1 }, nnp: { MR: 2 } };
+}
+
+/** The module bytes for these options (deterministic: the same options give the same bytes). */
+export function buildKernelModule(o: KernelOptions): Uint8Array {
+  const mb = new ModuleBuilder();
+  const nt = addGemmNT(mb, { ...o.nt, fma: o.fma }, 'gemm_nt', 0);
+  addGemvNN(mb, o.fma, 'gemv_nn');
+  const nnp = addGemmNNP(mb, { ...o.nnp, fma: o.fma }, 'gemm_nnp', nt.length);
+  mb.setTable([...nt, ...nnp]);
+  return mb.emit({ min: 1, max: MAX_PAGES, shared: o.shared });
+}
+
+/** The exported kernels (pointers are byte offsets into the heap; see each generator's header). */
+export interface Kernels {
+  gemm_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number): void;
+  gemm_nnp(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, KC: number, P: number): void;
+  gemv_nn(x: number, w: number, y: number, bias: number, K: number, N: number, n0: number, n1: number, KC: number, S: number): void;
+}
+
+export interface KernelModule {
+  options: KernelOptions;
+  module: WasmModule;
+  /** the main thread's instance */
+  kernels: Kernels;
+}
+
+const modules = new Map<string, KernelModule>();
+
+/** Compile (once per options) and instantiate the kernels over the heap's memory. */
+export function kernelModule(heap: WasmHeap, options?: KernelOptions): KernelModule {
+  const o = options ?? defaultKernelOptions(heap.shared);
+  const key = JSON.stringify(o);
+  const hit = modules.get(key);
+  if (hit) return hit;
+  const wa = wasmApi();
+  if (!wa) throw new Error('internal: kernels without WebAssembly');
+  const module = new wa.Module(buildKernelModule(o));
+  const inst = new wa.Instance(module, { env: { memory: heap.memory } });
+  const km: KernelModule = { options: o, module, kernels: inst.exports as unknown as Kernels };
+  modules.set(key, km);
+  return km;
+}

@@ -1,0 +1,48 @@
+// Small code patterns shared by the kernel generators.
+
+import type { Code } from './emit.ts';
+
+/**
+ * acc = a·b + acc on f32x4: relaxed_madd (one FMA where the engine fuses) or mul then add.
+ * `pushA`/`pushB` push the factors, `acc` is the accumulator's local index (read and written).
+ */
+export function madd(c: Code, fma: boolean, pushA: () => void, pushB: () => void, acc: number): void {
+  pushA();
+  pushB();
+  if (!fma) c.f32x4_mul();
+  c.local_get(acc);
+  if (fma) c.f32x4_relaxed_madd();
+  else c.f32x4_add();
+  c.local_set(acc);
+}
+
+/**
+ * out = [Σ a, Σ b, Σ c, Σ d]: horizontal sums of four f32x4 locals (index -1 = a zero vector, taken
+ * from local `zero`), by a 4×4 transpose-and-add. t0, t1 are scratch v128 locals.
+ *   t0 = [a0+a2, b0+b2, a1+a3, b1+b3],  t1 = the same for c, d
+ *   out = [t0_0, t0_1, t1_0, t1_1] + [t0_2, t0_3, t1_2, t1_3]
+ */
+export function hsum4(c: Code, v: readonly number[], zero: number, t0: number, t1: number, out: number): void {
+  const get = (i: number): void => {
+    c.local_get(v[i] !== undefined && v[i] >= 0 ? v[i] : zero);
+  };
+  const pair = (x: number, y: number, dst: number): void => {
+    get(x); get(y); c.f32x4_shuffle(0, 4, 1, 5);
+    get(x); get(y); c.f32x4_shuffle(2, 6, 3, 7);
+    c.f32x4_add().local_set(dst);
+  };
+  pair(0, 1, t0);
+  pair(2, 3, t1);
+  c.local_get(t0).local_get(t1).f32x4_shuffle(0, 1, 4, 5);
+  c.local_get(t0).local_get(t1).f32x4_shuffle(2, 3, 6, 7);
+  c.f32x4_add().local_set(out);
+}
+
+/** Store `lanes` (1..4) lanes of the f32x4 local `v` at address local `ptr` + offset. */
+export function storeLanes(c: Code, ptr: number, v: number, offset: number, lanes: number): void {
+  if (lanes === 4) {
+    c.local_get(ptr).local_get(v).v128_store(offset);
+    return;
+  }
+  for (let l = 0; l < lanes; l++) c.local_get(ptr).local_get(v).f32x4_extract_lane(l).f32_store(offset + 4 * l);
+}

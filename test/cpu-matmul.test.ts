@@ -1,0 +1,184 @@
+// Every fast matmul rung against the reference rung (matmulForwardNaive), both layouts, odd shapes
+// and random ones: the blocked JS kernel, the wasm kernels on one thread, and across the worker pool.
+// Tolerance (symmetric): |got − ref| ≤ atol + rtol·|ref| with rtol = 1e-5 and atol = 1e-5 · max|ref|
+// (float32 sums in a different order differ by a few ulps of the output's scale, not of each value).
+
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CpuBackend } from '../src/cpu/backend.ts';
+import { matmulForwardBlocked } from '../src/cpu/matmul-blocked.ts';
+import { matmulForwardNaive } from '../src/cpu/matmul.ts';
+
+const RTOL = 1e-5;
+const ATOL_SCALE = 1e-5;
+
+/** deterministic uniform [-1, 1) fill (xorshift32) */
+function fill(a: Float32Array, seed: number): Float32Array {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < a.length; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    a[i] = x / 2 ** 31 - 1;
+  }
+  return a;
+}
+
+/** the symmetric check; returns a message naming the worst element, or null */
+function compare(got: Float32Array, ref: Float32Array): string | null {
+  let scale = 0;
+  for (const v of ref) scale = Math.max(scale, Math.abs(v));
+  const atol = ATOL_SCALE * scale;
+  let worst = -1, worstExcess = 0, maxDiff = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(got[i] - ref[i]);
+    if (!(d <= maxDiff)) maxDiff = d; // NaN-safe: a NaN diff becomes the max
+    const excess = d - (atol + RTOL * Math.abs(ref[i]));
+    if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst < 0) return null;
+  return `max |diff| ${maxDiff.toExponential(3)} (scale ${scale.toExponential(3)}); worst at ${worst}: got ${got[worst]}, want ${ref[worst]}`;
+}
+
+type Matmul = (out: Float32Array, inp: Float32Array, w: Float32Array, bias: Float32Array | null,
+  M: number, K: number, N: number, transW: boolean) => void;
+
+const wasm1 = new CpuBackend({ kernels: 'wasm', threads: 1 });
+const wasm2 = new CpuBackend({ kernels: 'wasm', threads: 2 });
+const jsBackend = new CpuBackend({ kernels: 'js' });
+afterAll(() => {
+  wasm1.dispose();
+  wasm2.dispose();
+  jsBackend.dispose();
+});
+
+/** a rung: how it allocates (heap or plain) and how it multiplies */
+const rungs: [string, (n: number) => Float32Array, Matmul][] = [
+  ['blocked JS', (n) => new Float32Array(n), matmulForwardBlocked],
+  ['wasm, 1 thread', (n) => wasm1.allocF32(n), (...a) => wasm1.matmulForward(...a)],
+  ['wasm, pool', (n) => wasm2.allocF32(n), (...a) => wasm2.matmulForward(...a)],
+  ['backend kernels: js', (n) => jsBackend.allocF32(n), (...a) => jsBackend.matmulForward(...a)],
+];
+
+function check(rung: (typeof rungs)[number], M: number, K: number, N: number, transW: boolean, withBias: boolean, seed: number): string | null {
+  const [, alloc, mm] = rung;
+  const inp = fill(alloc(M * K), seed);
+  const w = fill(alloc(K * N), seed + 1);
+  const bias = withBias ? fill(alloc(N), seed + 2) : null;
+  const out = fill(alloc(M * N), seed + 3); // garbage in the output must be overwritten
+  const ref = new Float32Array(M * N);
+  matmulForwardNaive(ref, inp, w, bias, M, K, N, transW);
+  mm(out, inp, w, bias, M, K, N, transW);
+  return compare(out, ref);
+}
+
+describe('the wasm rung is in use', () => {
+  it('describes itself', () => {
+    expect(wasm1.kernels).toBe('wasm');
+    expect(wasm1.description).toMatch(/WebAssembly SIMD/);
+    expect(jsBackend.description).toMatch(/JavaScript/);
+  });
+});
+
+// M = 1 (decode), M < 8 (broadcast tiles), M ≥ 8 (packed panels); columns 1, 7, 33, 96, 1000;
+// K 1, 3, 7, 33 (not multiples of 4 or of any block), 300, 1100 (> the K block of 1024)
+const shapes: [number, number, number][] = [
+  [1, 1, 1], [1, 7, 7], [1, 33, 33], [1, 768, 96], [1, 300, 1000], [1, 3, 50257],
+  [2, 5, 7], [3, 33, 1], [5, 7, 96], [7, 300, 33],
+  [8, 1, 7], [9, 3, 33], [13, 33, 96], [33, 100, 1000], [64, 768, 96], [17, 1100, 33], [96, 7, 1],
+];
+
+for (const rung of rungs) {
+  describe(rung[0], () => {
+    for (const transW of [false, true]) {
+      it(`odd shapes, ${transW ? 'W (N,K) transposed' : 'W (K,N)'}`, () => {
+        for (const [M, K, N] of shapes) {
+          for (const withBias of [true, false]) {
+            const err = check(rung, M, K, N, transW, withBias, M * 7 + K * 3 + N);
+            expect(err, `M=${M} K=${K} N=${N} bias=${withBias}: ${err}`).toBeNull();
+          }
+        }
+      });
+    }
+  });
+}
+
+describe('lm-head shape (1 × 768 × 50257, transW)', () => {
+  for (const rung of rungs.slice(1, 3)) {
+    it(rung[0], () => {
+      const err = check(rung, 1, 768, 50257, true, false, 5);
+      expect(err, err ?? '').toBeNull();
+    });
+  }
+});
+
+describe('random shapes (fast-check)', () => {
+  for (const rung of rungs.slice(1, 3)) {
+    it(rung[0], () => {
+      fc.assert(fc.property(
+        fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 200 }), fc.integer({ min: 1, max: 150 }),
+        fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 1 << 20 }),
+        (M, K, N, transW, withBias, seed) => {
+          const err = check(rung, M, K, N, transW, withBias, seed);
+          if (err) throw new Error(`M=${M} K=${K} N=${N} transW=${transW} bias=${withBias}: ${err}`);
+        },
+      ), { numRuns: 150 });
+    });
+  }
+});
+
+describe('views and buffers', () => {
+  it('reads inputs and writes outputs through views at offsets (as the model does)', () => {
+    const M = 9, K = 37, N = 45;
+    const big = wasm2.allocF32(10_000);
+    fill(big, 3);
+    const inp = wasm2.view(big, 101, M * K), w = wasm2.view(big, 3001, K * N), bias = wasm2.view(big, 5003, N);
+    const out = wasm2.view(big, 6007, M * N);
+    const ref = new Float32Array(M * N);
+    matmulForwardNaive(ref, inp, w, bias, M, K, N, false);
+    const after = big.slice(6007 + M * N);
+    wasm2.matmulForward(out, inp, w, bias, M, K, N, false);
+    expect(compare(out, ref)).toBeNull();
+    expect(big.slice(6007 + M * N)).toEqual(after); // nothing written past the output
+  });
+
+  it('takes the JS rung for buffers outside the wasm heap', () => {
+    const M = 5, K = 6, N = 7;
+    const inp = fill(new Float32Array(M * K), 1), w = fill(new Float32Array(K * N), 2), out = new Float32Array(M * N);
+    const ref = new Float32Array(M * N);
+    matmulForwardNaive(ref, inp, w, null, M, K, N, false);
+    wasm2.matmulForward(out, inp, w, null, M, K, N, false);
+    expect(compare(out, ref)).toBeNull();
+  });
+
+  it('upload puts foreign parameters in the heap once, and heap parameters stay in place', () => {
+    const plain = fill(new Float32Array(100), 9);
+    const up = wasm1.upload(plain);
+    expect(up).not.toBe(plain);
+    expect(up).toEqual(plain);
+    const inHeap = wasm1.allocF32(100);
+    expect(wasm1.upload(inHeap)).toBe(inHeap);
+  });
+});
+
+describe('a row does not depend on the rows multiplied with it (KV-cache decode = full forward)', () => {
+  // the same float operations in the same order for M = 1 (GEMV), M = 2..n (packed GEMM) and the
+  // transposed layout: row r of an M-row product equals, bit for bit, that row multiplied alone
+  for (const [name, be] of [['1 thread', wasm1], ['pool', wasm2]] as const) {
+    for (const transW of [false, true]) {
+      for (const [M, K, N] of [[13, 768, 96], [5, 1100, 33], [2, 7, 1000], [9, 3000, 40]]) {
+        it(`${name}, ${transW ? 'transW' : 'W (K,N)'}, M=${M} K=${K} N=${N}`, () => {
+          const inp = fill(be.allocF32(M * K), M + K), w = fill(be.allocF32(K * N), N), bias = fill(be.allocF32(N), 3);
+          const all = be.allocF32(M * N);
+          be.matmulForward(all, inp, w, bias, M, K, N, transW);
+          for (const r of [0, M - 1, M >> 1]) {
+            const one = be.allocF32(N);
+            be.matmulForward(one, be.view(inp, r * K, K), w, bias, 1, K, N, transW);
+            expect(Array.from(one)).toEqual(Array.from(all.subarray(r * N, (r + 1) * N)));
+          }
+        });
+      }
+    }
+  }
+});
