@@ -3,12 +3,13 @@
 //
 //   HEAD/GET /{repo}/resolve/{revision}/{file}
 //     small (git) files: 200, ETag "<git blob sha1>", X-Repo-Commit, Content-Length, the body on GET
-//     LFS files:         302 to {url}/cdn/{sha256} (a separate blob path), with X-Repo-Commit,
+//     LFS files:         302 to {cdnUrl}/cdn/{sha256} (a separate host, as the Hub's CDN), with X-Repo-Commit,
 //                        X-Linked-Etag "<sha256>", X-Linked-Size, ETag "<sha1 of the LFS pointer>"
 //     unknown repo 401 RepoNotFound · private without the token 401 · gated 403 GatedRepo
 //     unknown revision 404 RevisionNotFound · missing file 404 EntryNotFound (with X-Repo-Commit)
 //     /{old}/resolve/... of a renamed repo: 307 to the relative /{new}/resolve/... path
-//   GET /cdn/{sha256}  the bytes, with Range support (206 + Content-Range)
+//   GET {cdnUrl}/cdn/{sha256}  the bytes, with Range support (206 + Content-Range); a second server on
+//                              its own port, so it is another origin (tokens must not go there)
 //
 // Faults (each for `times` requests): a status code on a resolve path or on a blob; a connection
 // dropped after `afterBytes` bytes of a blob; corrupted blob bytes (a wrong checksum).
@@ -40,6 +41,8 @@ export interface Logged { method: string; path: string; range: string | null; au
 
 export interface Mirror {
   url: string;
+  /** the blob host (another port: another origin) */
+  cdnUrl: string;
   repos: Map<string, MirrorRepo>;
   faults: Fault[];
   log: Logged[];
@@ -138,7 +141,7 @@ async function handle(m: Mirror, req: IncomingMessage, res: ServerResponse): Pro
     const sha = sha256(f.data);
     const pointer = `version https://git-lfs.github.com/spec/v1\noid sha256:${sha}\nsize ${f.data.length}\n`;
     res.writeHead(302, {
-      ...common, location: `${m.url}/cdn/${sha}`, etag: `"${gitSha1(new TextEncoder().encode(pointer))}"`,
+      ...common, location: `${m.cdnUrl}/cdn/${sha}`, etag: `"${gitSha1(new TextEncoder().encode(pointer))}"`,
       'x-linked-etag': `"${sha}"`, 'x-linked-size': String(f.data.length), 'content-length': '5',
     });
     return void res.end(req.method === 'HEAD' ? undefined : 'Found');
@@ -147,19 +150,28 @@ async function handle(m: Mirror, req: IncomingMessage, res: ServerResponse): Pro
   res.end(req.method === 'HEAD' ? undefined : f.data);
 }
 
-export async function startMirror(repos: MirrorRepo[]): Promise<Mirror> {
-  const m: Mirror = { url: '', repos: new Map(repos.map((r) => [r.id, r])), faults: [], log: [], chunkDelayMs: 0, close: async () => {} };
+async function listen(m: Mirror): Promise<{ server: Server; url: string }> {
   const server: Server = createServer((req, res) => {
     handle(m, req, res).catch((e) => {
       res.destroy(e as Error);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  m.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  m.close = () => new Promise((r) => {
-    server.closeAllConnections();
-    server.close(() => r());
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+export async function startMirror(repos: MirrorRepo[]): Promise<Mirror> {
+  const m: Mirror = { url: '', cdnUrl: '', repos: new Map(repos.map((r) => [r.id, r])), faults: [], log: [], chunkDelayMs: 0, close: async () => {} };
+  const hub = await listen(m), cdn = await listen(m);
+  m.url = hub.url;
+  m.cdnUrl = cdn.url;
+  const stop = (s: Server) => new Promise<void>((r) => {
+    s.closeAllConnections();
+    s.close(() => r());
   });
+  m.close = async () => {
+    await Promise.all([stop(hub.server), stop(cdn.server)]);
+  };
   return m;
 }
 
