@@ -226,6 +226,19 @@ describe('faults', () => {
   });
 });
 
+describe('a hostile server', () => {
+  it('cannot steer file names with its headers (ETag "..", a commit that is a path)', async () => {
+    const env = freshEnv();
+    const reply = (headers: Record<string, string>) => async () => new Response(null, { status: 200, headers });
+    const ctx = (headers: Record<string, string>) => ({ env, ...fast, fetch: reply(headers) });
+    const commit = randomCommit('x');
+    await expect(hubDownload(ctx({ 'x-repo-commit': commit, etag: '".."' }), 'a/b', 'main', 'config.json')).rejects.toThrow(/no usable ETag/);
+    await expect(hubDownload(ctx({ 'x-repo-commit': commit, etag: '"../../evil"' }), 'a/b', 'main', 'config.json')).rejects.toThrow(/no usable ETag/);
+    await expect(hubDownload(ctx({ 'x-repo-commit': '../../../tmp', etag: '"abc"' }), 'a/b', 'main', 'config.json')).rejects.toThrow(/no valid X-Repo-Commit/);
+    expect(existsSync(env.cacheDir)).toBe(false);
+  });
+});
+
 describe('offline and the cache', () => {
   it('HF_HUB_OFFLINE=1 uses the cache without a request, or says the model is not there', async () => {
     const env = freshEnv();

@@ -91,7 +91,8 @@ function metaOf(res: Response, url: string, what: string): FileMeta {
   const commit = res.headers.get('x-repo-commit');
   const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
   if (!commit || !isCommitHash(commit)) throw new HubError(`${what}: the server sent no valid X-Repo-Commit header (is HF_ENDPOINT a Hugging Face Hub?)`, null, false);
-  if (!etag || !/^[\w.-]{1,128}$/.test(etag)) throw new HubError(`${what}: the server sent no usable ETag`, null, false);
+  // a blob file name: word characters, dots and dashes, not starting with a dot (no "..", no hidden files)
+  if (!etag || !/^[\w-][\w.-]{0,127}$/.test(etag)) throw new HubError(`${what}: the server sent no usable ETag`, null, false);
   const sizeText = res.headers.get('x-linked-size') ?? res.headers.get('content-length');
   const size = sizeText !== null && /^\d+$/.test(sizeText) ? Number(sizeText) : null;
   const loc = res.headers.get('location');
