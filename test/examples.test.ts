@@ -17,7 +17,8 @@ let server: Server;
 
 beforeAll(async () => {
   // the example imports 'gpt2ts' (the built package, dist/): a user's view of it
-  const mod = (await import('../examples/embed-server.mjs')) as { startEmbedServer(o: object): Promise<Server> };
+  const spec = '../examples/embed-server.mjs'; // plain JS, as a user writes it (no types)
+  const mod = (await import(spec)) as { startEmbedServer(o: object): Promise<Server> };
   server = await mod.startEmbedServer({ model, port: 0 });
 });
 afterAll(async () => {

@@ -6,6 +6,7 @@ import { generateCommand } from './generate.ts';
 import { inspectCommand } from './inspect.ts';
 import { pullCommand } from './pull.ts';
 import { tokenizeCommand } from './tokenize.ts';
+import { trainCommand } from './train.ts';
 import { traceCommand } from './trace.ts';
 
-export const commands: Command[] = [generateCommand, tokenizeCommand, embedCommand, traceCommand, inspectCommand, convertCommand, pullCommand];
+export const commands: Command[] = [generateCommand, tokenizeCommand, embedCommand, trainCommand, traceCommand, inspectCommand, convertCommand, pullCommand];

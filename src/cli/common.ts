@@ -22,7 +22,8 @@ export interface Command {
   summary: string;
   /** the full `gpt2ts <name> --help` text */
   help: string;
-  run(argv: string[], io: CliIO): Promise<void>;
+  /** resolves with an exit code when it is not 0 (e.g. 130 for an interrupted run) */
+  run(argv: string[], io: CliIO): Promise<void | number>;
 }
 
 export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;

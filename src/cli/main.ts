@@ -39,8 +39,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       io.stdout.write(cmd.help.endsWith('\n') ? cmd.help : cmd.help + '\n');
       return 0;
     }
-    await cmd.run(rest, io);
-    return 0;
+    const code = await cmd.run(rest, io);
+    return typeof code === 'number' ? code : 0;
   } catch (e) {
     const usage = e instanceof UsageError;
     const msg = e instanceof Error ? e.message : String(e);
