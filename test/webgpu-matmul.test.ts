@@ -67,6 +67,7 @@ describeBackends('matmulForward', ({ name, be, gpu }) => {
 it('the rung picked by shape: matvec for a few rows, register blocking for many', () => {
   expect(pickMatmulRung(1)).toBe('matvec');
   expect(pickMatmulRung(4)).toBe('matvec');
-  expect(pickMatmulRung(16)).toBe('tiled');
+  expect(pickMatmulRung(8)).toBe('naive');
+  expect(pickMatmulRung(16)).toBe('regblock');
   expect(pickMatmulRung(1024)).toBe('regblock');
 });

@@ -17,11 +17,15 @@ import { planMatmul } from '../split.ts';
 export type MatmulRung = 'naive' | 'tiled' | 'regblock' | 'matvec';
 export const MATMUL_RUNGS: readonly MatmulRung[] = ['naive', 'tiled', 'regblock', 'matvec'];
 
-/** The rung for a shape: matvec for up to 4 rows, register blocking from 32 rows, tiles between. */
+/**
+ * The rung for a shape: matvec for up to 4 rows (decode), register blocking from 16 rows (where a
+ * 64-row tile is at least a quarter full), naive between. On lavapipe (bench/webgpu.ts) these were
+ * the fastest at each size; the tiled rung stays on the ladder for comparison but never wins there.
+ */
 export function pickMatmulRung(M: number): MatmulRung {
   if (M <= 4) return 'matvec';
-  if (M >= 32) return 'regblock';
-  return 'tiled';
+  if (M >= 16) return 'regblock';
+  return 'naive';
 }
 
 interface RungPlan {
@@ -43,9 +47,10 @@ function rungPlan(rung: MatmulRung, transW: boolean): RungPlan {
       // 8 × 8 threads of 8 × 8 outputs: 64 × 64 tiles
       return { kernel: 'matmulRegblock', constants: { WG_X: 8, WG_Y: 8, BK: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 64), up(mc, 64)] };
     case 'matvec':
-      // (K, N): 64 columns × 4 k-slices; (N, K): 8 rows of w × 32 k-lanes
+      // (K, N): 64 columns × 4 k-slices; (N, K): 32 rows of w × 8 k-lanes (a warp reads 4 rows in
+      // 32-byte pieces; more k-lanes per row ran slower on lavapipe)
       return transW
-        ? { kernel: 'matvecWt', constants: { WG_N: 8, WG_K: 32 }, groups: (mc, nc) => [up(nc, 8), mc] }
+        ? { kernel: 'matvecWt', constants: { WG_N: 32, WG_K: 8 }, groups: (mc, nc) => [up(nc, 32), mc] }
         : { kernel: 'matvecW', constants: { WG_N: 64, WG_K: 4 }, groups: (mc, nc) => [up(nc, 64), mc] };
   }
 }
