@@ -5,9 +5,11 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hubDownload } from '../src/hub/download.ts';
 import { type HubEnv, hubCacheDir, hubEnv } from '../src/hub/env.ts';
+import { ProgressBar } from '../src/hub/progress.ts';
 import { pullModel } from '../src/hub/pull.ts';
 import { parseRepoRef } from '../src/hub/repo.ts';
 import { loadModelFiles } from '../src/io/model.ts';
@@ -291,6 +293,18 @@ describe('offline and the cache', () => {
   });
 });
 
+describe('progress', () => {
+  it('draws one updating line on a terminal: label, bar, percent, sizes, rate', async () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (c: Buffer) => { text += c.toString(); });
+    const env = freshEnv();
+    await pullModel('huggingtweets/tiny-bin', { env, ...fast, progress: new ProgressBar(out, 10) });
+    expect(text).toMatch(/\rpytorch_model\.bin {2}\[=+>? *\] +\d+% {2}[\d.]+\/0\.6 MB {2}[\d.]+ MB\/s/);
+    expect(text).toMatch(/\rpytorch_model\.bin {2}\[={10}\] 100% {2}0\.6\/0\.6 MB {2}[\d.]+ MB\/s\x1b\[K\n$/);
+  });
+});
+
 describe('model ids', () => {
   it('parses owner/name[@revision] and rejects what is not one', () => {
     expect(parseRepoRef('hf:huggingtweets/elonmusk-sagnikdatta129')).toEqual({ repoId: 'huggingtweets/elonmusk-sagnikdatta129', revision: 'main' });
@@ -305,6 +319,7 @@ describe('gpt2ts pull and --model hf:', () => {
     freshEnv();
     const r = await runCli(['pull', 'huggingtweets/tiny-bin']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(''); // no progress bar in a pipe
     expect(r.stdout.trim()).toMatch(/models--huggingtweets--tiny-bin\/snapshots\/[0-9a-f]{40}$/);
     const j = await runCli(['pull', 'huggingtweets/tiny-bin', '--json']);
     expect(JSON.parse(j.stdout)).toMatchObject({ repo: 'huggingtweets/tiny-bin', revision: 'main', commit: commitOf('huggingtweets/tiny-bin') });
