@@ -30,6 +30,21 @@ export type { LoadedModel, ModelSource } from './io/model.ts';
 export { SafetensorsFile, SafetensorsError, serializeSafetensors, writeSafetensors, f16BitsToF32, bf16BitsToF32, f32ToF16Bits, f32ToBf16Bits } from './io/safetensors.ts';
 export type { DType, TensorInfo, TensorToWrite, TypedArray } from './io/safetensors.ts';
 
+// PyTorch checkpoints and the Hugging Face Hub
+export { TorchCheckpoint, TorchFormatError, isTorchCheckpoint } from './io/torch/checkpoint.ts';
+export { pullModel, resolveModelPath } from './hub/pull.ts';
+export type { PullOptions, PullResult } from './hub/pull.ts';
+export { taskDefaults } from './generate/task-defaults.ts';
+export type { TaskDefaults } from './generate/task-defaults.ts';
+
+// training
+export { fineTuneOnTweets } from './train/finetune.ts';
+export type { FineTuneOptions } from './train/finetune.ts';
+export { runTraining, TRAIN_DEFAULTS } from './train/trainer.ts';
+export type { TrainSettings, TrainRun, TrainResult, StepInfo } from './train/trainer.ts';
+export { buildTweetDataset, readTweetsFile, formatDataTable } from './train/data/index.ts';
+export type { TweetDataset, UserStats } from './train/data/index.ts';
+
 // backends and the model's building blocks (for custom loops and teaching)
 export type { Backend, KVLayer } from './backend.ts';
 export { CpuBackend } from './cpu/backend.ts';

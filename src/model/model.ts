@@ -7,6 +7,7 @@ import type { GPT2Config } from '../config.ts';
 import { type GenerateOptions, type GenerateResult, generate } from '../generate/generate.ts';
 import { type ModelSource, loadModelFiles } from '../io/model.ts';
 import { defaultModelPath } from '../io/paths.ts';
+import { resolveModelPath } from '../hub/pull.ts';
 import { type EmbedOptions, type Embeddings, embedTexts } from '../embed/embed.ts';
 import type { Params } from '../params.ts';
 import { Tokenizer } from '../tokenizer/index.ts';
@@ -151,11 +152,12 @@ export class GPT2Model<F = unknown, I = unknown> {
 }
 
 /**
- * Load a GPT-2 from a Hugging Face folder or .safetensors file (default: the embedded model in
- * weights/) onto a backend.
+ * Load a GPT-2 onto a backend from a Hugging Face folder, a .safetensors or pytorch_model.bin file,
+ * or `hf:owner/name[@revision]` (downloaded into the shared Hugging Face cache when missing);
+ * default: the embedded model in weights/.
  */
 export async function loadModel(path?: string, opts: LoadOptions = {}): Promise<GPT2Model> {
-  const loaded = loadModelFiles(path ?? defaultModelPath());
+  const loaded = loadModelFiles(path === undefined ? defaultModelPath() : await resolveModelPath(path));
   const b = opts.backend ?? 'cpu';
   const backend = typeof b === 'string' ? await createBackend(b) : b;
   const model = new GPT2Model(backend, loaded.params, loaded.source);
