@@ -115,3 +115,86 @@ export interface Backend<F, I> {
   /** out[r] = the first index of the largest value of logits[r, 0..V) (greedy decoding) */
   argmax(out: I, logits: F, rows: number, V: number): void;
 }
+
+/**
+ * Host arrays the CPU layer functions take: float32 in the engine, float64 where a test needs exact
+ * arithmetic (the finite-difference gradient check runs the same layer code in float64).
+ */
+export type Floats = Float32Array | Float64Array;
+
+/**
+ * The ops training needs on top of `Backend`: each layer's backward (beside its forward in
+ * cpu/<layer>.ts), the softmax cross-entropy loss, and dropout. A backend that only runs inference
+ * (WebGPU today) implements `Backend` alone; the trainer asks for a `TrainingBackend`.
+ *
+ * Backward ops *accumulate* (`+=`) into every gradient they write, activation gradients included
+ * (llm.c convention): the caller zeroes gradient buffers once, with `zero`, before a backward.
+ * `d<x>` is ∂loss/∂x and has x's shape.
+ */
+export interface TrainingBackend<F, I> extends Backend<F, I> {
+  // ---- training-only forward ops -------------------------------------------------------------
+  /**
+   * losses[r] = logsumexp(logits[r,:]) − logits[r, targets[r]] (natural log, max-subtracted), and
+   * 0 where targets[r] = −100 (ignore_index). losses (rows), logits (rows, V), targets (rows).
+   * A target outside 0..V-1 other than −100 is an error.
+   */
+  crossEntropyForward(losses: F, logits: F, targets: I, rows: number, V: number): void;
+
+  /**
+   * dlogits[r,:] += scale · (softmax(logits[r,:]) − onehot(targets[r])); rows whose target is −100
+   * get nothing. With loss = (Σ_r losses[r]) / count, scale = 1/count (and /accumSteps when the
+   * loss is averaged over micro-batches). dlogits, logits (rows, V); targets (rows).
+   */
+  crossEntropyBackward(dlogits: F, logits: F, targets: I, rows: number, V: number, scale: number): void;
+
+  /** out = inp ⊙ mask, n elements (out may alias inp); mask holds 0 or 1/(1−p) (see cpu/dropout.ts) */
+  dropoutForward(out: F, inp: F, mask: F, n: number): void;
+
+  /**
+   * attentionForward with dropout on the probabilities (HF `attn_dropout`):
+   * out_t = Σ_s att[t,s] · dropMask[b,h,t,s] · v_s. att (B,NH,T,T) still receives the probabilities
+   * *before* dropout (the softmax backward needs them); dropMask (B,NH,T,T).
+   */
+  attentionDropoutForward(out: F, att: F, dropMask: F, qkv: F, mask: I | null, maskStride: number,
+    B: number, T: number, C: number, NH: number, scale: number): void;
+
+  // ---- backward ops (accumulate) ---------------------------------------------------------------
+  /** dwte[ids[b,t],:] += dout[b,t,:];  dwpe[pos0 + t,:] += dout[b,t,:].  dout (B,T,C) */
+  encoderBackward(dwte: F, dwpe: F, dout: F, ids: I, B: number, T: number, C: number, pos0: number): void;
+
+  /**
+   * LayerNorm backward from the cached mean and rstd (N): dinp (N,C), dw (C), db (C) from dout (N,C),
+   * the forward input inp (N,C) and weight w (C).
+   */
+  layernormBackward(dinp: F, dw: F, db: F, dout: F, inp: F, w: F, mean: F, rstd: F, N: number, C: number): void;
+
+  /**
+   * Backward of out = inp · W + bias (W (K,N), or (N,K) used transposed when transW):
+   * dinp (M,K) += dout · Wᵀ;  dw (shape of w) += inpᵀ · dout (transposed when transW);
+   * dbias (N) += Σ_m dout[m,:], or null when there is no bias.
+   */
+  matmulBackward(dinp: F, dw: F, dbias: F | null, dout: F, inp: F, w: F, M: number, K: number, N: number, transW: boolean): void;
+
+  /**
+   * Causal attention backward from the cached probabilities att (B,NH,T,T) (before dropout) and
+   * the dropout mask the forward used (or null): dqkv (B,T,3C) += ∂/∂(q | k | v), from dout (B,T,C).
+   * mask/maskStride as in attentionForward.
+   */
+  attentionBackward(dqkv: F, dout: F, qkv: F, att: F, dropMask: F | null, mask: I | null, maskStride: number,
+    B: number, T: number, C: number, NH: number, scale: number): void;
+
+  /** dinp += gelu_new'(inp) · dout, n elements */
+  geluBackward(dinp: F, inp: F, dout: F, n: number): void;
+
+  /** out = a + b:  da += dout;  db += dout, n elements */
+  residualBackward(da: F, db: F, dout: F, n: number): void;
+
+  /** out = inp ⊙ mask:  dinp += dout ⊙ mask, n elements */
+  dropoutBackward(dinp: F, dout: F, mask: F, n: number): void;
+}
+
+/** True when `be` implements the training ops (the CPU backend does). */
+export function isTrainingBackend<F, I>(be: Backend<F, I>): be is TrainingBackend<F, I> {
+  const t = be as Partial<TrainingBackend<F, I>>;
+  return typeof t.matmulBackward === 'function' && typeof t.crossEntropyBackward === 'function';
+}

@@ -15,6 +15,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 /** tolerance per tensor name, from test/fixtures/README.md */
 function tolerance(name: string): number {
   if (name.startsWith('hidden.block') || name === 'hidden.embeddings' || name === 'loss') return 1e-5;
+  if (name.startsWith('grad.') || name === 'grad_norm') return 1e-5;
   return 1e-4; // logits, generate.logits, hidden.ln_f, embed.*
 }
 
@@ -27,7 +28,10 @@ describe.each(FIXTURE_SETS)('trace on %s', (set) => {
     const got = SafetensorsFile.open(out);
     const exp = fixtureExpected(set);
     const names = got.names().sort();
-    const expected = ['logits', 'hidden.embeddings', 'hidden.ln_f', 'loss', 'embed.mean', 'embed.last', 'generate.prompt', 'generate.tokens', 'generate.logits'];
+    const expected = ['logits', 'hidden.embeddings', 'hidden.ln_f', 'loss', 'grad_norm', 'grad.wte.weight', 'grad.wpe.weight', 'grad.ln_f.bias',
+      'grad.h.0.attn.c_attn.weight', 'embed.mean', 'embed.last', 'generate.prompt', 'generate.tokens', 'generate.logits'];
+    // every grad.* of the reference is written
+    for (const n of exp.names()) if (n.startsWith('grad.')) expect(names).toContain(n);
     for (const n of expected) expect(names).toContain(n);
     for (const name of names) {
       const e = exp.info(name);

@@ -132,6 +132,15 @@ export async function traceModel(model: ModelLike, inputs: TraceInputs): Promise
     if (inputs.targets) {
       const loss = crossEntropyLoss(r.logits, inputs.targets.flat(), V, inputs.ignore_index ?? -100);
       out.loss = f32([1], Float32Array.of(loss));
+      // grad.<param> for every parameter and their global norm: the CPU backward (float32) on the
+      // model's parameters, whatever backend ran the forward
+      const { lossAndGradients } = await import('../train/step.ts');
+      const g = await lossAndGradients(model.params, inputs.input_ids, inputs.targets, inputs.ignore_index ?? -100);
+      for (const s of model.params.specs) {
+        const grad = g.grads.get(s.name);
+        if (grad) out[`grad.${s.name}`] = f32(s.shape, grad);
+      }
+      out.grad_norm = f32([1], Float32Array.of(g.gradNorm));
     }
   }
   if (inputs.padded) {

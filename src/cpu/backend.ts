@@ -9,7 +9,15 @@
 // Default: the wasm rung on every core where the runtime has WebAssembly SIMD (and shared memory
 // for threads); buffers outside the heap, or `kernels: 'js'`, take the blocked JS rung.
 
-import type { Backend, KVLayer } from '../backend.ts';
+import type { Backend, KVLayer, TrainingBackend } from '../backend.ts';
+import { attentionBackward, attentionDropoutForward } from './attention.ts';
+import { crossEntropyBackward, crossEntropyForward } from './crossentropy.ts';
+import { dropoutBackward, dropoutForward } from './dropout.ts';
+import { encoderBackward } from './encoder.ts';
+import { geluBackward } from './gelu.ts';
+import { layernormBackward } from './layernorm.ts';
+import { matmulBackwardNaive } from './matmul.ts';
+import { residualBackward } from './residual.ts';
 import { attentionCached, attentionForward, kvCacheWrite } from './attention.ts';
 import { encoderForward } from './encoder.ts';
 import { geluForward } from './gelu.ts';
@@ -43,7 +51,7 @@ function notice(msg: string): void {
   else console.error(`gpt2ts: ${msg}`);
 }
 
-export class CpuBackend implements Backend<Float32Array, Int32Array> {
+export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBackend<Float32Array, Int32Array> {
   readonly name = 'cpu';
   readonly description: string;
   /** the matmul rung in use: 'wasm' or 'js' */
@@ -169,4 +177,40 @@ export class CpuBackend implements Backend<Float32Array, Int32Array> {
   argmax(out: Int32Array, logits: Float32Array, rows: number, V: number): void {
     argmax(out, logits, rows, V);
   }
+
+  // ---- training ops ---- (TrainingBackend: backward ops accumulate; see src/backend.ts)
+  crossEntropyForward(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, V: number): void {
+    crossEntropyForward(losses, logits, targets, rows, V);
+  }
+  crossEntropyBackward(dlogits: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, V: number, scale: number): void {
+    crossEntropyBackward(dlogits, logits, targets, rows, V, scale);
+  }
+  dropoutForward(out: Float32Array, inp: Float32Array, mask: Float32Array, n: number): void {
+    dropoutForward(out, inp, mask, n);
+  }
+  attentionDropoutForward(out: Float32Array, att: Float32Array, dropMask: Float32Array, qkv: Float32Array, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {
+    attentionDropoutForward(out, att, dropMask, qkv, mask, maskStride, B, T, C, NH, scale);
+  }
+  encoderBackward(dwte: Float32Array, dwpe: Float32Array, dout: Float32Array, ids: Int32Array, B: number, T: number, C: number, pos0: number): void {
+    encoderBackward(dwte, dwpe, dout, ids, B, T, C, pos0);
+  }
+  layernormBackward(dinp: Float32Array, dw: Float32Array, db: Float32Array, dout: Float32Array, inp: Float32Array, w: Float32Array, mean: Float32Array, rstd: Float32Array, N: number, C: number): void {
+    layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+  }
+  matmulBackward(dinp: Float32Array, dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, inp: Float32Array, w: Float32Array, M: number, K: number, N: number, transW: boolean): void {
+    matmulBackwardNaive(dinp, dw, dbias, dout, inp, w, M, K, N, transW);
+  }
+  attentionBackward(dqkv: Float32Array, dout: Float32Array, qkv: Float32Array, att: Float32Array, dropMask: Float32Array | null, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {
+    attentionBackward(dqkv, dout, qkv, att, dropMask, mask, maskStride, B, T, C, NH, scale);
+  }
+  geluBackward(dinp: Float32Array, inp: Float32Array, dout: Float32Array, n: number): void {
+    geluBackward(dinp, inp, dout, n);
+  }
+  residualBackward(da: Float32Array, db: Float32Array, dout: Float32Array, n: number): void {
+    residualBackward(da, db, dout, n);
+  }
+  dropoutBackward(dinp: Float32Array, dout: Float32Array, mask: Float32Array, n: number): void {
+    dropoutBackward(dinp, dout, mask, n);
+  }
+  // ---- end training ops ----
 }
