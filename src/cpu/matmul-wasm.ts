@@ -3,7 +3,8 @@
 //   out (M,N) = inp (M,K) · W + bias,  W (K,N), or with transW W (N,K) used transposed.
 //
 // Kernel choice (each measured in bench/cpu.ts; see the generators' headers for the math):
-//   transW, any M        gemm_nt   dot-product tiles, rows of W read in place (lm-head: no copy)
+//   transW, M ≥ 2        gemm_nt   dot-product tiles, rows of W read in place (lm-head: no copy)
+//   transW, M = 1        gemv_nt   the same tiles with 1 row of A × 8 rows of W (decode lm-head)
 //   W (K,N), M = 1       gemv_nn   streams 4 rows of W at a time, partial sums in L1 (decode)
 //   W (K,N), M ≥ 2       gemm_nnp  W packed per 16-column group into k-contiguous panels, dot tiles
 // gemv_nn and gemm_nnp do the same float operations in the same order for each output (as does
@@ -47,8 +48,9 @@ export class WasmMatmul {
     }
     const macs = M * K * N;
     if (transW) {
-      // rows of W per item: multiples of the tile's NR (4)
-      this.dispatch('gemm_nt', [a, wp, c, b, M, K, N, rowBlock(K)], N, 4, macs);
+      // rows of W per item: multiples of the tile's NR (4, or 8 for one row of A)
+      if (M === 1) this.dispatch('gemv_nt', [a, wp, c, b, M, K, N, rowBlock(K)], N, 8, macs);
+      else this.dispatch('gemm_nt', [a, wp, c, b, M, K, N, rowBlock(K)], N, 4, macs);
     } else {
       // the K block must be the same for both kernels (same sums, see the header)
       const KC = K <= MAX_KC ? K : 512;
@@ -59,7 +61,7 @@ export class WasmMatmul {
   }
 
   /** split columns [0, N) into items aligned to `align` and run them */
-  private dispatch(kernel: 'gemm_nt' | 'gemv_nn' | 'gemm_nnp', args: number[], N: number, align: number, macs: number): void {
+  private dispatch(kernel: 'gemm_nt' | 'gemv_nt' | 'gemv_nn' | 'gemm_nnp', args: number[], N: number, align: number, macs: number): void {
     const T = this.threads;
     if (!this.pool) {
       this.single(kernel, args, N);
@@ -78,9 +80,10 @@ export class WasmMatmul {
   }
 
   /** no pool (one thread): call the kernel directly; the packed GEMM needs a scratch panel */
-  private single(kernel: 'gemm_nt' | 'gemv_nn' | 'gemm_nnp', a: number[], N: number): void {
+  private single(kernel: 'gemm_nt' | 'gemv_nt' | 'gemv_nn' | 'gemm_nnp', a: number[], N: number): void {
     const k = this.km.kernels;
     if (kernel === 'gemm_nt') k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7]);
+    else if (kernel === 'gemv_nt') k.gemv_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7]);
     else if (kernel === 'gemv_nn') k.gemv_nn(a[0], a[1], a[2], a[3], a[4], a[5], 0, N, a[6], this.scratch().byteOffset);
     else k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8], this.scratch().byteOffset);
   }

@@ -35,13 +35,17 @@ export function buildKernelModule(o: KernelOptions): Uint8Array {
   const nt = addGemmNT(mb, { ...o.nt, fma: o.fma }, 'gemm_nt', 0);
   addGemvNN(mb, o.fma, 'gemv_nn');
   const nnp = addGemmNNP(mb, { ...o.nnp, fma: o.fma }, 'gemm_nnp', nt.length);
-  mb.setTable([...nt, ...nnp]);
+  // M = 1 of the transposed layout (the decode lm-head): the same tile code with one row of A and
+  // 8 rows of W (8 memory streams), so each output's arithmetic is gemm_nt's
+  const ntv = addGemmNT(mb, { MR: 1, NR: 8, U: 1, fma: o.fma }, 'gemv_nt', nt.length + nnp.length);
+  mb.setTable([...nt, ...nnp, ...ntv]);
   return mb.emit({ min: 1, max: MAX_PAGES, shared: o.shared });
 }
 
 /** The exported kernels (pointers are byte offsets into the heap; see each generator's header). */
 export interface Kernels {
   gemm_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number): void;
+  gemv_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number): void;
   gemm_nnp(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, KC: number, P: number): void;
   gemv_nn(x: number, w: number, y: number, bias: number, K: number, N: number, n0: number, n1: number, KC: number, S: number): void;
 }

@@ -3,7 +3,7 @@
 // when every item is done, so `run` is synchronous like the rest of the CPU backend.
 //
 // Workers start once (node:worker_threads, in Node and in Deno), are unref'd so they never keep
-// the process alive, spin briefly between jobs (a forward pass posts them back to back) and then
+// the process alive, spin ~50 µs between jobs (a forward pass posts them back to back) and then
 // sleep on Atomics.wait. One pool per process and thread count, shared by every CpuBackend and
 // terminated when the last backend using it is disposed.
 
@@ -20,6 +20,9 @@ import { workerSource } from './worker-source.ts';
  */
 export const MAX_KC = 1024;
 export const SCRATCH_BYTES = 4 * (MAX_KC / 4 + 3) * 64;
+
+/** jobs run on the calling thread alone after the contention guard trips (≈ 2 decode tokens) */
+const SERIAL_JOBS = 100;
 
 /** Cores this process may use: os.availableParallelism() where it exists, else the CPU count. */
 export function coreCount(): number {
@@ -42,8 +45,13 @@ export class WorkerPool {
   private readonly mainScratch: Float32Array;
   private gen = 0;
   private disposed = false;
+  // contention guard (see run): straggler strikes, and jobs left to run on this thread alone
+  private strikes = 0;
+  private serialLeft = 0;
+  /** jobs run across threads / on the calling thread alone because of the contention guard */
+  readonly stats = { parallel: 0, serialBackoff: 0, workedMs: 0, waitedMs: 0 };
 
-  constructor(heap: WasmHeap, km: KernelModule, threads: number, spin = 200_000) {
+  constructor(heap: WasmHeap, km: KernelModule, threads: number, spinMs = 0.05) {
     const ctlBuf = heap.allocF32(CTL_INTS);
     if (!ctlBuf) throw new Error('gpt2ts: no room in the wasm heap for the worker pool');
     this.km = km;
@@ -57,7 +65,7 @@ export class WorkerPool {
       this.keep.push(s);
       const w = new Worker(src, {
         eval: true,
-        workerData: { module: km.module, memory: heap.memory, ctlPtr: this.ctl.byteOffset, scratch: s.byteOffset, spin },
+        workerData: { module: km.module, memory: heap.memory, ctlPtr: this.ctl.byteOffset, scratch: s.byteOffset, spinMs },
       });
       w.unref();
       // a worker that dies cannot finish its item: the pool is dead, later runs go single-threaded
@@ -84,6 +92,14 @@ export class WorkerPool {
       for (const [n0, n1] of items) this.call(kernel, args, n0, n1);
       return;
     }
+    if (this.serialLeft > 0) {
+      this.serialLeft--;
+      this.stats.serialBackoff++;
+      for (const [n0, n1] of items) this.call(kernel, args, n0, n1);
+      return;
+    }
+    this.stats.parallel++;
+    const t0 = performance.now();
     const ctl = this.ctl;
     ctl[KERNEL] = KERNEL_IDS[kernel];
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i];
@@ -111,6 +127,7 @@ export class WorkerPool {
       }
     }
     // wait for the workers' last items
+    const t1 = performance.now();
     for (let s = 0; Atomics.load(ctl, REM) !== 0; s++) {
       if (s > 2000) {
         const r = Atomics.load(ctl, REM);
@@ -119,6 +136,24 @@ export class WorkerPool {
       }
     }
     if (ctl[ERR]) throw new Error(`gpt2ts: the ${kernel} kernel failed in a worker thread`);
+    this.guard(t1 - t0, performance.now() - t1);
+  }
+
+  /**
+   * Contention guard. Fork-join loses when the machine is oversubscribed: a worker descheduled in
+   * the middle of an item stalls the whole job for a scheduler slice (ms). When the main thread
+   * waits for stragglers longer than it worked, three times in a row (more or less), the next
+   * SERIAL_JOBS jobs run on the calling thread alone; then threads are tried again.
+   */
+  private guard(worked: number, waited: number): void {
+    this.stats.workedMs += worked;
+    this.stats.waitedMs += waited;
+    if (waited > 0.2 && waited > worked) this.strikes++;
+    else this.strikes = Math.max(0, this.strikes - 0.5);
+    if (this.strikes >= 3) {
+      this.strikes = 0;
+      this.serialLeft = SERIAL_JOBS;
+    }
   }
 
   /** the kernel call on this thread, with this thread's scratch */
@@ -127,6 +162,7 @@ export class WorkerPool {
     switch (kernel) {
       case 'gemm_nnp': k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8], this.mainScratch.byteOffset); break;
       case 'gemm_nt': k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7]); break;
+      case 'gemv_nt': k.gemv_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7]); break;
       case 'gemv_nn': k.gemv_nn(a[0], a[1], a[2], a[3], a[4], a[5], n0, n1, a[6], this.mainScratch.byteOffset); break;
     }
   }

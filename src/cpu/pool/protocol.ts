@@ -35,6 +35,8 @@ export const KERNEL_IDS = {
   gemm_nt: 1,
   /** gemv_nn(x, w, y, bias, K, N, n0, n1, KC, S) — ARGS: x w y bias K N KC */
   gemv_nn: 2,
+  /** gemv_nt(a, w, c, bias, 1, K, N, n0, n1, MC) — ARGS: a w c bias 1 K N MC */
+  gemv_nt: 3,
 } as const;
 
 export type KernelName = keyof typeof KERNEL_IDS;

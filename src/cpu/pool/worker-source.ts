@@ -10,7 +10,7 @@ export function workerSource(): string {
   const K = KERNEL_IDS;
   return `'use strict';
 const { workerData } = require('node:worker_threads');
-const { module: kernelModule, memory, ctlPtr, scratch, spin } = workerData;
+const { module: kernelModule, memory, ctlPtr, scratch, spinMs } = workerData;
 const k = new WebAssembly.Instance(kernelModule, { env: { memory } }).exports;
 const ctl = new Int32Array(memory.buffer, ctlPtr, ${CTL_INTS});
 
@@ -34,6 +34,9 @@ function run(i) {
     case ${K.gemm_nt}:
       k.gemm_nt(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7]);
       break;
+    case ${K.gemv_nt}:
+      k.gemv_nt(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7]);
+      break;
     case ${K.gemv_nn}:
       k.gemv_nn(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], n0, n1, ctl[a + 6], scratch);
       break;
@@ -53,8 +56,13 @@ for (;;) {
     }
     if (Atomics.sub(ctl, ${REM}, 1) === 1) Atomics.notify(ctl, ${REM});
   }
-  // wait for the next job: spin a little (jobs of one forward pass come back to back), then sleep
-  for (let s = 0; s < spin && Atomics.load(ctl, ${GEN}) === gen; s++);
+  // wait for the next job: spin for spinMs (the jobs of a forward pass come back to back, and
+  // waking a sleeping thread costs tens of µs), then sleep. Short on purpose: on an oversubscribed
+  // machine a spinning worker takes CPU share from the main thread.
+  const t0 = performance.now();
+  for (let s = 1; Atomics.load(ctl, ${GEN}) === gen; s++) {
+    if ((s & 255) === 0 && performance.now() - t0 > spinMs) break;
+  }
   Atomics.wait(ctl, ${GEN}, gen);
 }
 `;
