@@ -1,7 +1,7 @@
-// The command stream under the WebGPU backend: pipelines cached by (kernel, constants), bind groups
-// cached by the exact buffer ranges they bind, one uniform ring buffer, one open command encoder
-// (ops are recorded, and submitted at a read, a sync, a host write, or when the ring fills), and
-// staging for operands that cannot be bound directly.
+// The command stream under the WebGPU backend: one uniform ring buffer, one open command encoder
+// (ops are recorded, and submitted at a read, a sync, a host write, or when the ring fills), the
+// readback buffer, timestamp timing, and staging for operands that cannot be bound directly.
+// Pipelines and bind groups come from the caches in pipelines.ts.
 //
 // Binding rules it enforces: a storage binding starts on a 256-byte boundary and is at most
 // `maxBinding` bytes; binders split larger tensors themselves (split.ts). An operand that is not
@@ -9,31 +9,19 @@
 // (copy in, run, copy out) — never the case for the model's own buffers, whose views are aligned.
 
 import { type AnyGpuBuf, BufferPool, type GpuBuf, type GpuRoot, type GpuStats, Scratch } from './buffers.ts';
-import { type Constants, KERNELS, type KernelName, kernelSource, pipelineKeyString } from './kernels.ts';
+import type { Constants, KernelName } from './kernels.ts';
+import { type Bound, PipelineCache } from './pipelines.ts';
+
+export type { Bound } from './pipelines.ts';
 
 const SLOT = 256; // bytes per uniform slot (minUniformBufferOffsetAlignment ≤ 256 everywhere)
 const RING_SLOTS = 1024;
-const MAX_BIND_GROUPS = 20_000; // cache bound; steady-state decode needs a few hundred
 
 /** A float field of a uniform Params struct (plain numbers are u32). */
 export interface F32Field {
   f32: number;
 }
 export const f32 = (x: number): F32Field => ({ f32: x });
-
-/** A storage binding: a byte range of one GPUBuffer. */
-export interface Bound {
-  buffer: GPUBuffer;
-  id: number;
-  offset: number;
-  size: number;
-}
-
-interface CachedPipeline {
-  pipeline: GPUComputePipeline;
-  layout: GPUBindGroupLayout;
-  buffers: number;
-}
 
 export type OperandMode = 'in' | 'out';
 
@@ -48,10 +36,7 @@ export class Runtime {
   private readonly ringU32 = new Uint32Array(this.ringData);
   private readonly ringF32 = new Float32Array(this.ringData);
   private ringUsed = 0;
-  private readonly modules = new Map<string, GPUShaderModule>();
-  private readonly pipelines = new Map<string, CachedPipeline>();
-  private readonly layouts = new Map<number, GPUBindGroupLayout>();
-  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private readonly cache: PipelineCache;
   private readonly dummy: GPUBuffer;
   private readonly stage: Scratch[] = [];
   private readonly scratches = new Map<string, Scratch>();
@@ -67,6 +52,7 @@ export class Runtime {
   constructor(readonly device: GPUDevice, readonly stats: GpuStats, maxBufferSize: number, maxBinding: number,
     readonly timestamps: boolean) {
     this.pool = new BufferPool(device, stats, maxBufferSize);
+    this.cache = new PipelineCache(device, stats);
     this.maxBinding = Math.floor(maxBinding / 256) * 256;
     this.ring = this.pool.create(SLOT * RING_SLOTS, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'uniform ring');
     // 8 distinct 256-byte slots: null operands of one dispatch must not alias each other
@@ -146,48 +132,10 @@ export class Runtime {
 
   // ---- pipelines and dispatch --------------------------------------------------------------------
 
-  private layout(buffers: number): GPUBindGroupLayout {
-    let l = this.layouts.get(buffers);
-    if (!l) {
-      const entries: GPUBindGroupLayoutEntry[] = [
-        { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform', hasDynamicOffset: true } },
-      ];
-      for (let i = 1; i <= buffers; i++) entries.push({ binding: i, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } });
-      l = this.device.createBindGroupLayout({ entries, label: `${buffers} storage buffers` });
-      this.layouts.set(buffers, l);
-    }
-    return l;
-  }
-
-  /** The pipeline for (kernel, constants), created on first use. */
-  pipeline(kernel: KernelName, constants: Constants): CachedPipeline {
-    const key = pipelineKeyString({ kernel, constants });
-    let p = this.pipelines.get(key);
-    if (!p) {
-      const def = KERNELS[kernel];
-      let module = this.modules.get(def.file);
-      if (!module) {
-        module = this.device.createShaderModule({ code: kernelSource(def.file), label: def.file });
-        this.modules.set(def.file, module);
-        this.stats.shaderModules++;
-      }
-      const layout = this.layout(def.buffers);
-      const pipeline = this.device.createComputePipeline({
-        label: key,
-        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-        compute: { module, entryPoint: def.entry, constants: { ...constants } },
-      });
-      p = { pipeline, layout, buffers: def.buffers };
-      this.pipelines.set(key, p);
-      this.stats.pipelines++;
-    }
-    return p;
-  }
-
   /** Record one dispatch of `kernel` with its Params fields, storage bindings and workgroup counts. */
   dispatch(kernel: KernelName, constants: Constants, params: readonly (number | F32Field)[], bound: readonly Bound[],
     groups: readonly [number, number?, number?]): void {
-    const p = this.pipeline(kernel, constants);
+    const p = this.cache.pipeline(kernel, constants);
     if (bound.length !== p.buffers) throw new Error(`internal: ${kernel} binds ${p.buffers} buffers, got ${bound.length}`);
     if (this.ringUsed === RING_SLOTS) this.flush();
     const slot = this.ringUsed++;
@@ -196,17 +144,7 @@ export class Runtime {
       if (typeof v === 'number') this.ringU32[w + i] = v;
       else this.ringF32[w + i] = v.f32;
     });
-    let key = `${p.buffers}`;
-    for (const b of bound) key += `|${b.id}:${b.offset}:${b.size}`;
-    let bg = this.bindGroups.get(key);
-    if (!bg) {
-      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
-      const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.ring, offset: 0, size: SLOT } }];
-      bound.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer, offset: b.offset, size: b.size } }));
-      bg = this.device.createBindGroup({ layout: p.layout, entries });
-      this.bindGroups.set(key, bg);
-      this.stats.bindGroupsCreated++;
-    }
+    const bg = this.cache.bindGroup(p, this.ring, SLOT, bound);
     const pass = this.computePass();
     pass.setPipeline(p.pipeline);
     pass.setBindGroup(0, bg, [slot * SLOT]);
@@ -357,7 +295,7 @@ export class Runtime {
   destroy(): void {
     this.endPass();
     this.encoder = null;
-    this.bindGroups.clear();
+    this.cache.clear();
     this.timer?.querySet.destroy();
     this.pool.destroyAll();
   }

@@ -35,7 +35,7 @@ interface RungPlan {
   groups: (mc: number, nc: number) => [number, number];
 }
 
-function rungPlan(rung: MatmulRung, transW: boolean): RungPlan {
+function rungPlan(rung: MatmulRung, transW: boolean, M: number): RungPlan {
   const TRANS_W = transW ? 1 : 0;
   const up = (a: number, b: number): number => Math.ceil(a / b);
   switch (rung) {
@@ -43,9 +43,12 @@ function rungPlan(rung: MatmulRung, transW: boolean): RungPlan {
       return { kernel: 'matmulNaive', constants: { WG_X: 16, WG_Y: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 16), up(mc, 16)] };
     case 'tiled':
       return { kernel: 'matmulTiled', constants: { TILE: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 16), up(mc, 16)] };
-    case 'regblock':
-      // 8 × 8 threads of 8 × 8 outputs: 64 × 64 tiles
-      return { kernel: 'matmulRegblock', constants: { WG_X: 8, WG_Y: 8, BK: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 64), up(mc, 64)] };
+    case 'regblock': {
+      // 8 × 8 threads of 8 × 8 outputs: 64 × 64 tiles; 32 × 64 (8 × 4 threads) for up to 32 rows,
+      // so 16..32 rows do not leave most of each tile empty
+      const WG_Y = M <= 32 ? 4 : 8;
+      return { kernel: 'matmulRegblock', constants: { WG_X: 8, WG_Y, BK: 16, TRANS_W }, groups: (mc, nc) => [up(nc, 64), up(mc, 8 * WG_Y)] };
+    }
     case 'matvec':
       // (K, N): 64 columns × 4 k-slices; (N, K): 32 rows of w × 8 k-lanes (a warp reads 4 rows in
       // 32-byte pieces; more k-lanes per row ran slower on lavapipe)
@@ -61,7 +64,7 @@ export function matmulForward(rt: Runtime, rung: MatmulRung | 'auto', out: GpuBu
   if (M === 0 || N === 0) return;
   const r = rung === 'auto' ? pickMatmulRung(M) : rung;
   if (r === 'matvec' && M > 65535) throw new Error(`internal: matvec takes at most 65535 rows, got ${M}`);
-  const plan = rungPlan(r, transW);
+  const plan = rungPlan(r, transW, M);
   const { bufs, unstage } = rt.stageOperands([
     { buf: out, mode: 'out' }, { buf: inp, mode: 'in' }, { buf: w, mode: 'in' }, { buf: bias, mode: 'in' },
   ]);

@@ -1,0 +1,366 @@
+// WebGPU benchmark: per kernel (every rung of the matmul and attention ladders) and end to end
+// (prefill and decode of a random GPT-2 124M), CPU vs WebGPU vs gpu.js, as ratios measured in one run.
+// Every GPU rung is checked against the CPU op before it is timed; a rung that disagrees is reported
+// and not timed. GPU times come from timestamp queries when the adapter has them, otherwise from the
+// wall clock around onSubmittedWorkDone; each implementation is measured in interleaved rounds and
+// the best round kept (the machine is shared). Adapter info goes in every row.
+//
+//   npx tsx bench/webgpu.ts --quick                       lavapipe / CI size (about a minute)
+//   npx tsx bench/webgpu.ts --matmul-sizes 4096           a real GPU: GPT-2 shapes at T 1024 + 4096²
+//   flags: --suites matmul,attention,e2e,gpujs  --T N  --tag NAME  --out DIR  --unsafe-fast
+//
+// Output: bench/results/webgpu-<tag>.json and .svg (tag: the adapter's name unless given).
+
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Backend } from '../src/backend.ts';
+import { makeConfig } from '../src/config.ts';
+import { CpuBackend } from '../src/cpu/backend.ts';
+import { allocActivations } from '../src/model/activations.ts';
+import { type DeviceParams, gpt2Forward, uploadParams } from '../src/model/gpt2.ts';
+import { DecodeSession } from '../src/model/session.ts';
+import { randomParams } from '../src/params.ts';
+import { ATTENTION_RUNGS, MATMUL_RUNGS, type WebGPUBackend, createWebGPUBackend } from '../src/webgpu/index.ts';
+import { gpujsMatmul } from './webgpu-peers.ts';
+import { type ChartGroup, barChartSvg } from './webgpu-svg.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    suites: { type: 'string', default: 'matmul,attention,e2e,gpujs' },
+    'matmul-sizes': { type: 'string', default: '' },
+    T: { type: 'string' },
+    tag: { type: 'string' },
+    out: { type: 'string', default: new URL('./results/', import.meta.url).pathname },
+    'unsafe-fast': { type: 'boolean', default: false },
+  },
+});
+const quick = args.quick;
+const suites = new Set(args.suites.split(','));
+const T = Number(args.T ?? (quick ? 64 : 1024)); // prefill length, and M of the prefill matmuls
+const squares = args['matmul-sizes'] ? args['matmul-sizes'].split(',').map(Number) : [];
+const ROUNDS = quick ? 2 : 3;
+const TARGET_MS = quick ? 150 : 300; // per measurement
+
+const g: WebGPUBackend = await createWebGPUBackend({
+  // timestamps unquantized; with --unsafe-fast also no bounds checks (robustness) in the shaders
+  dawnOptions: ['disable-dawn-features=timestamp_quantization',
+    ...(args['unsafe-fast'] ? ['enable-dawn-features=allow_unsafe_apis,disable_robustness'] : [])],
+});
+const cpu = new CpuBackend();
+const adapter = { ...g.adapter, timestamps: g.hasTimestamps, maxBinding: g.maxBinding };
+const tag = args.tag ?? (adapter.description.split(/[^A-Za-z0-9]+/).find(Boolean) ?? 'gpu').toLowerCase();
+console.log(`${g.description}; timestamps ${g.hasTimestamps}; CPU ${cpus()[0]?.model ?? '?'} × ${cpus().length}; T ${T}${quick ? ' (quick)' : ''}`);
+
+interface Row {
+  suite: string;
+  name: string;
+  shape: string;
+  impl: string;
+  metric: 'GFLOP/s' | 'tokens/s';
+  value: number;
+  ms: number;
+  timing: 'gpu timestamps' | 'wall clock';
+  maxDiff: number | null;
+  note?: string;
+  adapter: typeof adapter;
+}
+const rows: Row[] = [];
+const groups: ChartGroup[] = [];
+
+// ---- measuring -----------------------------------------------------------------------------------
+
+type Timed = { ms: number; timing: Row['timing'] };
+
+/**
+ * GPU ms per call of `record` (enqueue only; the caller has run it once already, so pipelines
+ * exist): one timed call, then, if that was quick, a batch sized to TARGET_MS.
+ */
+async function timeGpu(record: () => void): Promise<Timed> {
+  const batch = async (reps: number): Promise<Timed> => {
+    const w0 = performance.now();
+    const ts = await g.timeGpu(() => { for (let i = 0; i < reps; i++) record(); });
+    const wall = (performance.now() - w0) / reps;
+    return ts !== null && ts > 0 ? { ms: ts / reps, timing: 'gpu timestamps' } : { ms: wall, timing: 'wall clock' };
+  };
+  const one = await batch(1);
+  if (one.ms * 2 >= TARGET_MS) return one;
+  return batch(Math.max(2, Math.min(50, Math.round(TARGET_MS / Math.max(one.ms, 0.01)))));
+}
+
+/** Wall ms per call of an async or sync host-side function (CPU ops, whole forward passes). */
+async function timeHost(fn: () => unknown, maxReps = 20): Promise<Timed> {
+  const t0 = performance.now();
+  await fn();
+  const once = performance.now() - t0;
+  const reps = Math.max(1, Math.min(maxReps, Math.round(TARGET_MS / Math.max(once, 0.01))));
+  const t1 = performance.now();
+  for (let i = 0; i < reps; i++) await fn();
+  return { ms: (performance.now() - t1) / reps, timing: 'wall clock' };
+}
+
+/** Interleave: round r measures every candidate once; each keeps its best round. */
+async function rounds(cands: { impl: string; run: () => Promise<Timed> }[], n = ROUNDS): Promise<Map<string, Timed>> {
+  const best = new Map<string, Timed>();
+  for (let r = 0; r < n; r++) {
+    for (const c of cands) {
+      const t = await c.run();
+      const b = best.get(c.impl);
+      if (!b || t.ms < b.ms) best.set(c.impl, t);
+    }
+  }
+  return best;
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
+  return Number.isNaN(m) ? Infinity : m;
+}
+
+function uniform(n: number, seed: number, scale: number): Float32Array {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    out[i] = ((x / 2 ** 32) * 2 - 1) * scale;
+  }
+  return out;
+}
+
+function record(suite: string, name: string, shape: string, metric: Row['metric'], work: number,
+  entries: { impl: string; t: Timed | null; diff: number | null; note?: string }[]): void {
+  const bars: ChartGroup['bars'] = [];
+  const base = entries[0]?.t ? work / entries[0].t.ms : 0;
+  for (const e of entries) {
+    if (!e.t) {
+      rows.push({ suite, name, shape, impl: e.impl, metric, value: 0, ms: 0, timing: 'wall clock', maxDiff: e.diff, note: e.note, adapter });
+      console.log(`  ${e.impl.padEnd(34)} not timed: ${e.note ?? ''}`);
+      continue;
+    }
+    const value = work / e.t.ms; // work per ms → per s after the unit factor below
+    const v = metric === 'GFLOP/s' ? value / 1e6 : value * 1e3;
+    rows.push({ suite, name, shape, impl: e.impl, metric, value: v, ms: e.t.ms, timing: e.t.timing, maxDiff: e.diff, ...(e.note ? { note: e.note } : {}), adapter });
+    bars.push({ label: e.impl, value: v });
+    const ratio = base > 0 ? ` ×${(value / base).toFixed(2)} vs ${entries[0].impl}` : '';
+    console.log(`  ${e.impl.padEnd(34)} ${v.toFixed(v < 10 ? 3 : 1).padStart(10)} ${metric}  ${e.t.ms.toFixed(3)} ms${ratio}${e.diff !== null ? `  (max rel diff ${e.diff.toExponential(1)})` : ''}`);
+  }
+  groups.push({ title: `${suite}: ${name} ${shape} — ${metric}`, bars });
+}
+
+// ---- suites --------------------------------------------------------------------------------------
+
+const CPU_ROWS = quick ? 8 : 16; // CPU matmuls are timed and checked on this many rows (linear in M)
+
+async function matmulSuite(): Promise<void> {
+  const C = 768, V = 50257;
+  const shapes: [string, number, number, number, boolean][] = [];
+  for (const M of [T, 1]) {
+    shapes.push([`attn.c_attn`, M, C, 3 * C, false], [`attn.c_proj`, M, C, C, false], [`mlp.c_fc`, M, C, 4 * C, false],
+      [`mlp.c_proj`, M, 4 * C, C, false]);
+    // all-position logits (training) are slow on lavapipe; --quick keeps the decode lm-head only
+    if (M === 1 || !quick) shapes.push([`lm-head (wteᵀ)`, M, C, V, true]);
+  }
+  for (const s of squares) shapes.push([`square`, s, s, s, false]);
+  for (const [name, M, K, N, transW] of shapes) {
+    console.log(`matmul ${name} ${M}×${K}×${N}${transW ? ' (transposed W)' : ''}`);
+    const x = uniform(M * K, M + K, 1), w = uniform(K * N, K + N, 0.05), bias = transW ? null : uniform(N, N, 0.02);
+    // the CPU op on the first rows: the reference for every rung, and the CPU timing
+    const Mc = Math.min(M, CPU_ROWS);
+    const ref = new Float32Array(Mc * N);
+    const cpuT = await timeHost(() => cpu.matmulForward(ref, x.subarray(0, Mc * K), w, bias, Mc, K, N, transW), 3);
+    const gx = g.upload(x), gw = g.upload(w), gb = bias ? g.upload(bias) : null, go = g.allocF32(M * N);
+    const flop = 2 * M * K * N;
+    // every rung is checked; the quick run times only the rungs made for the shape (a single row
+    // fills 1/16 of a tiled and 1/64 of a register-blocked tile; matvec is for a few rows)
+    const timed = (r: string): boolean => !quick || (M <= 4 ? r === 'naive' || r === 'matvec' : r !== 'matvec');
+    const rungs = MATMUL_RUNGS.filter((r) => r !== 'matvec' || M <= 64);
+    const checked: { impl: string; diff: number; ok: boolean; timed: boolean }[] = [];
+    for (const r of rungs) {
+      g.rungs.matmul = r;
+      g.matmulForward(go, gx, gw, gb, M, K, N, transW);
+      const diff = maxDiff(await g.readF32(go, Mc * N), ref);
+      checked.push({ impl: `webgpu ${r}`, diff, ok: diff <= 1e-4, timed: timed(r) });
+    }
+    const best = await rounds(checked.filter((c) => c.ok && c.timed).map((c) => ({
+      impl: c.impl,
+      run: () => {
+        g.rungs.matmul = c.impl.replace('webgpu ', '') as typeof g.rungs.matmul;
+        return timeGpu(() => g.matmulForward(go, gx, gw, gb, M, K, N, transW));
+      },
+    })));
+    g.rungs.matmul = 'auto';
+    record('matmul', name, `${M}×${K}×${N}`, 'GFLOP/s', flop, [
+      { impl: 'cpu (JS)', t: { ms: (cpuT.ms * M) / Mc, timing: cpuT.timing }, diff: null, note: `timed on ${Mc} rows, scaled to ${M}` },
+      ...checked.map((c) => ({
+        impl: c.impl, t: best.get(c.impl) ?? null, diff: c.diff,
+        ...(c.ok ? (c.timed ? {} : { note: 'checked, not timed in --quick (not made for this shape)' }) : { note: 'disagrees with the CPU op' }),
+      })),
+    ]);
+    for (const b of [gx, gw, go, gb]) if (b) g.free(b);
+  }
+}
+
+async function attentionSuite(): Promise<void> {
+  const C = 768, NH = 12, B = 1, scale = 1 / 8;
+  console.log(`attention prefill B ${B} T ${T} C ${C} NH ${NH}`);
+  const qkv = uniform(B * T * 3 * C, 5, 1.5);
+  const ref = new Float32Array(B * T * C);
+  const cpuT = await timeHost(() => cpu.attentionForward(ref, null, qkv, null, T, B, T, C, NH, scale), 3);
+  const gq = g.upload(qkv), go = g.allocF32(B * T * C);
+  const checked = [];
+  for (const r of ATTENTION_RUNGS) {
+    g.rungs.attention = r;
+    g.attentionForward(go, null, gq, null, T, B, T, C, NH, scale);
+    const diff = maxDiff(await g.readF32(go), ref);
+    checked.push({ impl: `webgpu ${r}`, rung: r, diff, ok: diff <= 1e-4 });
+  }
+  const best = await rounds(checked.filter((c) => c.ok).map((c) => ({
+    impl: c.impl,
+    run: () => {
+      g.rungs.attention = c.rung;
+      return timeGpu(() => g.attentionForward(go, null, gq, null, T, B, T, C, NH, scale));
+    },
+  })));
+  g.rungs.attention = 'auto';
+  record('attention', 'prefill', `B${B} T${T} C${C} NH${NH}`, 'tokens/s', B * T, [
+    { impl: 'cpu (JS)', t: cpuT, diff: null },
+    ...checked.map((c) => ({ impl: c.impl, t: best.get(c.impl) ?? null, diff: c.diff })),
+  ]);
+
+  // decode: one new query per row over a cache of T positions
+  const cap = T, hs = C / NH, pos0 = T - 1;
+  console.log(`attention decode over ${T} cached positions`);
+  const kc = uniform(B * NH * cap * hs, 6, 1.5), vc = uniform(B * NH * cap * hs, 7, 1);
+  const q1 = uniform(B * 3 * C, 8, 1.5);
+  const cache = { k: kc, v: vc };
+  const ref1 = new Float32Array(B * C);
+  const cpu1 = await timeHost(() => cpu.attentionCached(ref1, q1, cache, null, cap, B, 1, C, NH, pos0, cap, scale), 50);
+  const gcache = { k: g.upload(kc), v: g.upload(vc) }, gq1 = g.upload(q1), go1 = g.allocF32(B * C);
+  g.attentionCached(go1, gq1, gcache, null, cap, B, 1, C, NH, pos0, cap, scale);
+  const diff = maxDiff(await g.readF32(go1), ref1);
+  const best1 = diff <= 1e-4 ? await rounds([{ impl: 'webgpu decode', run: () => timeGpu(() => g.attentionCached(go1, gq1, gcache, null, cap, B, 1, C, NH, pos0, cap, scale)) }]) : new Map<string, Timed>();
+  record('attention', 'decode (one query per row, per layer)', `B${B} cache ${T} C${C} NH${NH}`, 'tokens/s', B, [
+    { impl: 'cpu (JS)', t: cpu1, diff: null },
+    { impl: 'webgpu decode', t: best1.get('webgpu decode') ?? null, diff, ...(diff <= 1e-4 ? {} : { note: 'disagrees with the CPU op' }) },
+  ]);
+  for (const b of [gq, go, gcache.k, gcache.v, gq1, go1]) g.free(b);
+}
+
+async function e2eSuite(): Promise<void> {
+  const cfg = makeConfig(); // GPT-2 124M shapes, random weights
+  console.log('end to end: random GPT-2 124M (making weights...)');
+  const params = randomParams(cfg, 1);
+  const gm = uploadParams(g, params), cm = uploadParams(cpu, params);
+  const Tp = quick ? 16 : Math.min(T, 256), Tc = Math.min(Tp, quick ? 8 : 16);
+  const ids = Int32Array.from({ length: Tp }, (_, i) => (i * 7919 + 13) % cfg.vocabSize);
+  const prefill = <F, I>(b: Backend<F, I>, model: DeviceParams<F>, n: number): (() => Promise<Float32Array>) => {
+    const acts = allocActivations(b, cfg, { B: 1, T: n, perLayer: false, keepHidden: false, allLogits: false });
+    const idb = b.allocI32(n);
+    b.writeI32(idb, ids.subarray(0, n));
+    return async (): Promise<Float32Array> => {
+      const r = gpt2Forward(b, model, acts, idb, 1, n, { logits: 'last' });
+      if (!r.logits) throw new Error('no logits');
+      return b.readF32(r.logits, cfg.vocabSize);
+    };
+  };
+  const gp = prefill(g, gm, Tp), gpc = prefill(g, gm, Tc), cp = prefill(cpu, cm, Tc);
+  const diff = maxDiff(await gpc(), await cp());
+  const ct = await timeHost(cp, 2);
+  const best = diff <= 1e-4 ? await rounds([{ impl: 'webgpu', run: () => timeHost(gp, 10) }]) : new Map<string, Timed>();
+  record('e2e', 'prefill (logits of the last position)', `GPT-2 124M B1 T${Tp}`, 'tokens/s', Tp, [
+    { impl: 'cpu (JS)', t: { ms: (ct.ms * Tp) / Tc, timing: ct.timing }, diff: null, note: `timed at T ${Tc}, scaled to ${Tp} tokens` },
+    { impl: 'webgpu', t: best.get('webgpu') ?? null, diff, ...(diff <= 1e-4 ? {} : { note: 'disagrees with the CPU forward' }) },
+  ]);
+
+  // greedy decode after an 8-token prompt; tokens must agree for the steps both run
+  const steps = quick ? 8 : 64, cpuSteps = quick ? 3 : 4;
+  const decode = async <F, I>(be: Backend<F, I>, model: DeviceParams<F>, n: number): Promise<{ out: number[]; ms: number }> => {
+    const s = new DecodeSession(be, model, 1, 8 + n + 1);
+    let next = await s.feedArgmax(ids.subarray(0, 8), 8);
+    const out: number[] = [next[0]];
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      next = await s.feedArgmax(next, 1);
+      out.push(next[0]);
+    }
+    const ms = (performance.now() - t0) / n;
+    s.dispose();
+    return { out, ms };
+  };
+  const c = await decode(cpu, cm, cpuSteps);
+  const gd = await decode(g, gm, steps);
+  const same = c.out.every((id, i) => gd.out[i] === id);
+  record('e2e', 'greedy decode (KV cache, argmax on device)', `GPT-2 124M B1 after 8 tokens`, 'tokens/s', 1, [
+    { impl: 'cpu (JS)', t: { ms: c.ms, timing: 'wall clock' }, diff: null, note: `${cpuSteps} steps` },
+    { impl: 'webgpu', t: same ? { ms: gd.ms, timing: 'wall clock' } : null, diff: same ? 0 : 1, note: same ? `${steps} steps` : 'greedy tokens differ from the CPU' },
+  ]);
+  g.free(gm.buffer);
+}
+
+async function gpujsSuite(): Promise<void> {
+  const C = 768;
+  const M = quick ? 64 : T;
+  const shapes: [string, number, number, number][] = [['attn.c_attn', M, C, 3 * C], ['mlp.c_fc', M, C, 4 * C], ...squares.map((s): [string, number, number, number] => ['square', s, s, s])];
+  for (const [name, m, K, N] of shapes) {
+    console.log(`gpu.js peer: matmul ${name} ${m}×${K}×${N} (every call includes upload and readback)`);
+    const x = uniform(m * K, m + K, 1), w = uniform(K * N, K + N, 0.05);
+    const Mc = Math.min(m, CPU_ROWS);
+    const ref = new Float32Array(Mc * N);
+    cpu.matmulForward(ref, x.subarray(0, Mc * K), w, null, Mc, K, N, false);
+    const flop = 2 * m * K * N;
+    const entries: { impl: string; t: Timed | null; diff: number | null; note?: string }[] = [];
+    // ours with the same transfers: upload both inputs, run, read the result back
+    const ours = async (): Promise<Float32Array> => {
+      const gx = g.upload(x), gw = g.upload(w), go = g.allocF32(m * N);
+      g.matmulForward(go, gx, gw, null, m, K, N, false);
+      const r = await g.readF32(go);
+      for (const b of [gx, gw, go]) g.free(b);
+      return r;
+    };
+    const dOurs = maxDiff((await ours()).subarray(0, Mc * N), ref);
+    const runners: { impl: string; run: () => Promise<Timed> }[] = [{ impl: 'webgpu (incl. transfers)', run: () => timeHost(ours, 10) }];
+    const diffs = new Map<string, number>([['webgpu (incl. transfers)', dOurs]]);
+    const closers: (() => Promise<void>)[] = [];
+    for (const mode of ['webgpu', 'cpu'] as const) {
+      if (mode === 'cpu' && flop > (quick ? 4e8 : 2e9)) {
+        entries.push({ impl: 'gpu.js cpu', t: null, diff: null, note: 'skipped: too slow at this size' });
+        continue;
+      }
+      try {
+        const k = await gpujsMatmul(mode, m, K, N);
+        closers.push(k.dispose);
+        diffs.set(`gpu.js ${mode}`, maxDiff((await k.run(x, w)).subarray(0, Mc * N), ref));
+        runners.push({ impl: `gpu.js ${mode}`, run: () => timeHost(() => k.run(x, w), 5) });
+      } catch (e) {
+        entries.push({ impl: `gpu.js ${mode}`, t: null, diff: null, note: `unavailable: ${(e as Error).message}` });
+      }
+    }
+    const best = await rounds(runners.filter((r) => (diffs.get(r.impl) ?? Infinity) <= 1e-4));
+    record('gpujs', name, `${m}×${K}×${N}`, 'GFLOP/s', flop, [
+      ...runners.map((r) => ({ impl: r.impl, t: best.get(r.impl) ?? null, diff: diffs.get(r.impl) ?? null })),
+      ...entries,
+    ]);
+    for (const c of closers) await c();
+  }
+}
+
+for (const [name, fn] of [['matmul', matmulSuite], ['attention', attentionSuite], ['e2e', e2eSuite], ['gpujs', gpujsSuite]] as const) {
+  if (suites.has(name)) await fn();
+}
+
+// ---- results -------------------------------------------------------------------------------------
+
+mkdirSync(args.out, { recursive: true });
+const meta = {
+  date: new Date().toISOString(), adapter, cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`, node: process.version,
+  quick, T, suites: [...suites], matmulSizes: squares,
+};
+const base = `${args.out.replace(/\/$/, '')}/webgpu-${tag}`;
+writeFileSync(`${base}.json`, JSON.stringify({ meta, rows }, null, 1) + '\n');
+writeFileSync(`${base}.svg`, barChartSvg(`gpt2ts WebGPU benchmark — ${adapter.description}`,
+  `${meta.date.slice(0, 10)}; CPU ${meta.cpu}; ratios against the first bar of each block (measured in the same run)`, groups));
+console.log(`wrote ${base}.json and ${base}.svg`);
+g.dispose();
+process.exit(0);
