@@ -83,11 +83,25 @@ describe('encode / decode', () => {
   });
 
   it('encoding a concatenation at a pre-token boundary equals the concatenated encodings', () => {
+    // every boundary but one kind: right after a whitespace run of 2+ that is followed by a
+    // non-space. There the regex splits the run's last character off (\s+(?!\S) looks one past
+    // the cut), while the prefix alone ends in the whole run (see the next test).
+    const ws = /^\p{White_Space}$/u;
     fc.assert(fc.property(wellFormed, fc.nat(), (s, pick) => {
       const pieces = splitReference(s);
       const cut = pieces.slice(0, pick % (pieces.length + 1)).join('').length;
+      fc.pre(!(cut >= 2 && cut < s.length && ws.test(s[cut - 1]) && ws.test(s[cut - 2]) && !ws.test(s[cut])));
       expect(tok.encode(s)).toEqual([...tok.encode(s.slice(0, cut)), ...tok.encode(s.slice(cut))]);
-    }), RUNS);
+    }), { numRuns: 1000 });
+  });
+
+  it('the one exception: a cut after a whitespace run of 2+ that a non-space follows', () => {
+    const s = ' \u2000’s';
+    expect(splitReference(s)).toEqual([' ', '\u2000', '’', 's']);
+    expect(splitReference(' \u2000')).toEqual([' \u2000']);
+    expect(tok.encode(s)).not.toEqual([...tok.encode(' \u2000'), ...tok.encode('’s')]);
+    // cutting just before the whitespace is always safe (what the stream encoder does)
+    expect(tok.encode('ab \u2000cd')).toEqual([...tok.encode('ab'), ...tok.encode(' \u2000cd')]);
   });
 
   it('with allowedSpecial, <|endoftext|> is 50256 between the plain encodings of the pieces', () => {

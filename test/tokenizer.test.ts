@@ -123,6 +123,29 @@ describe('pitfalls', () => {
   });
 });
 
+describe('word cache', () => {
+  it('stays within its fixed size whatever the input', () => {
+    const small = Tokenizer.fromFiles(new URL('encoder.json', WEIGHTS), new URL('vocab.bpe', WEIGHTS), { cacheSize: 100, cacheMaxWord: 16 });
+    const before = small.cacheStats();
+    const words = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}x`).join(' ');
+    const ids = small.encode(words);
+    const after = small.cacheStats();
+    expect(after.entries).toBeLessThanOrEqual(100);
+    expect(after.bytes).toBe(before.bytes);
+    expect(ids).toEqual(tok.encode(words));
+    // a word longer than cacheMaxWord is not stored, and still encodes the same
+    small.clearCache();
+    expect(small.encode('abcdefghijklmnopqrstuvwxyz')).toEqual(tok.encode('abcdefghijklmnopqrstuvwxyz'));
+    expect(small.cacheStats().entries).toBe(0);
+  });
+
+  it('has a default size of a few MB', () => {
+    const s = tok.cacheStats();
+    expect(s.maxEntries).toBe(65536);
+    expect(s.bytes).toBeLessThan(8 * 1024 * 1024);
+  });
+});
+
 describe('loading from a folder', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gpt2ts-tok-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -45,11 +45,14 @@ export function bpeReference(symbols: readonly number[], m: Merges): number[] {
   return word;
 }
 
-/** In place on syms[0, n); ranks is scratch of length ≥ n. Returns the merged length. */
-export function bpeSmall(syms: Int32Array, n: number, ranks: Int32Array, m: Merges): number {
+/**
+ * In place on syms[0, n); ranks is scratch of length ≥ n, already holding the pair ranks when
+ * ranksReady (the caller can look byte pairs up in a direct table). Returns the merged length.
+ */
+export function bpeSmall(syms: Int32Array, n: number, ranks: Int32Array, m: Merges, ranksReady = false): number {
   const pairs = m.pairs;
   // ranks[i] = rank of the pair (syms[i], syms[i+1])
-  for (let i = 0; i + 1 < n; i++) ranks[i] = pairs.get(syms[i], syms[i + 1]);
+  if (!ranksReady) for (let i = 0; i + 1 < n; i++) ranks[i] = pairs.get(syms[i], syms[i + 1]);
   while (n > 1) {
     let best = NO_MERGE;
     let at = -1;

@@ -174,6 +174,11 @@ export class Tokenizer {
     this.encoder.clearCache();
   }
 
+  /** Words in the cache now, and the most it can hold. */
+  cacheStats(): { entries: number; maxEntries: number; maxWordLength: number; bytes: number } {
+    return this.encoder.cacheStats();
+  }
+
   private checkId(id: number, position?: number): void {
     if (Number.isInteger(id) && id >= 0 && id < this.vocabSize) return;
     const where = position === undefined ? '' : ` at position ${position}`;

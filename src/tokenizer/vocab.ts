@@ -26,6 +26,8 @@ export interface Vocab {
   mergeResult: Int32Array; // (M)
   /** (left, right) → rank */
   pairs: PairTable;
+  /** (256·256) rank of the pair of one-byte tokens for bytes (a, b) at [a·256 + b], or NO_MERGE */
+  bytePairRank: Int32Array;
   /**
    * Every merge's parts are made only by lower-ranked merges. Then merging the lowest-ranked pair
    * one occurrence at a time (leftmost first) equals encoder.py's "all occurrences per rank", and
@@ -181,6 +183,15 @@ export function buildVocab(tokens: string[], mergesText: string, encName: string
   mergeRight = mergeRight.slice(0, M);
   mergeResult = mergeResult.slice(0, M);
 
+  const byteOf = new Int32Array(size).fill(-1);
+  for (let b = 0; b < 256; b++) byteOf[byteToken[b]] = b;
+  const bytePairRank = new Int32Array(65536).fill(NO_MERGE);
+  for (let r = M - 1; r >= 0; r--) {
+    const a = byteOf[mergeLeft[r]];
+    const b = byteOf[mergeRight[r]];
+    if (a >= 0 && b >= 0) bytePairRank[(a << 8) | b] = r;
+  }
+
   // well-ordered: every merge that uses token t comes after every merge that makes t
   const lastMade = new Int32Array(size).fill(-1);
   for (let r = 0; r < M; r++) lastMade[mergeResult[r]] = Math.max(lastMade[mergeResult[r]], r);
@@ -190,7 +201,7 @@ export function buildVocab(tokens: string[], mergesText: string, encName: string
   const eot = ids.get(ENDOFTEXT);
   if (eot < 0) throw new Error(`${encName}: no ${ENDOFTEXT} token`);
   const specials = new Map([[ENDOFTEXT, eot]]);
-  return { size, tokenBytes, tokenOffsets: offsets, byteToken, mergeLeft, mergeRight, mergeResult, pairs, wellOrdered, specials };
+  return { size, tokenBytes, tokenOffsets: offsets, byteToken, mergeLeft, mergeRight, mergeResult, pairs, bytePairRank, wellOrdered, specials };
 }
 
 /** Read, parse and check both files. */
