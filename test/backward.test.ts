@@ -129,11 +129,29 @@ describe('gradient accumulation', () => {
     const acc = await computeGradients(ctx, [row(0), row(1), row(2)]);
     const meanLoss = (alone[0].loss + alone[1].loss + alone[2].loss) / 3;
     expect(Math.abs(acc.loss - meanLoss)).toBeLessThan(1e-12);
-    const expected = alone[0].g.map((x, i) => (x + alone[1].g[i] + alone[2].g[i]) / 3);
-    const d = expectClose(ctx.grads.buffer, expected, 1e-8, 1e-5, 'accumulated gradient');
-    // rows with different numbers of counted targets: this is not the full batch's mean
+    // Each element is a sum of three per-row gradients that often nearly cancel, and each carries
+    // float32 noise of a few ulps of its own size (the fixtures measure ~4e-7 relative), so the
+    // bound is relative to the largest per-row term: 1e-7 + 1e-6·max_i |g_i|. The alternatives
+    // (one mean over all the batch's targets, or no division by 3) miss it by orders of magnitude.
+    const within = (g: Float32Array, want: (i: number) => number): { ok: boolean; worst: number } => {
+      let ok = true, worst = 0;
+      for (let i = 0; i < g.length; i++) {
+        const d = Math.abs(g[i] - want(i));
+        const bound = 1e-7 + 1e-6 * Math.max(Math.abs(alone[0].g[i]), Math.abs(alone[1].g[i]), Math.abs(alone[2].g[i]));
+        if (!(d <= bound)) ok = false;
+        worst = Math.max(worst, d);
+      }
+      return { ok, worst };
+    };
+    const mean = (i: number): number => (alone[0].g[i] + alone[1].g[i] + alone[2].g[i]) / 3;
+    const r = within(ctx.grads.buffer, mean);
+    expect(r.ok, `max |accumulated − mean of rows| ${r.worst}`).toBe(true);
+    // rows with different numbers of counted targets: the full batch's mean is a different gradient
     const counts = [0, 1, 2].map((b) => row(b).targets.filter((y) => y !== -100).length);
     expect(new Set(counts).size).toBeGreaterThan(1);
+    await computeGradients(ctx, [full]);
+    expect(within(ctx.grads.buffer, mean).ok).toBe(false);
+    const d = r.worst;
     report(`gradient accumulation (odd-6head, 3 micro-batches of 1 row): max diff to mean of single-row gradients ${d.toExponential(2)}`);
   });
 });
