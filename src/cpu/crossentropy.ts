@@ -45,14 +45,21 @@ export function crossEntropyForward(losses: Floats, logits: Floats, targets: Int
 /** dlogits (rows, V) += scale · (softmax(logits) − onehot(targets)); rows with target −100 are skipped */
 export function crossEntropyBackward(dlogits: Floats, logits: Floats, targets: Int32Array, rows: number, V: number,
   scale: number): void {
+  const e = new Float64Array(V); // exp(z_j − max) of one row, kept so each logit is exponentiated once
   for (let r = 0; r < rows; r++) {
     const y = targets[r];
     if (y === IGNORE_INDEX) continue;
     checkTarget(y, r, V);
     const o = r * V;
-    const { max, logZ } = rowLogSumExp(logits, o, V);
-    const shift = max + logZ; // softmax_j = exp(z_j − logsumexp)
-    for (let j = 0; j < V; j++) dlogits[o + j] += scale * Math.exp(logits[o + j] - shift);
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) if (logits[o + j] > max) max = logits[o + j];
+    let z = 0;
+    for (let j = 0; j < V; j++) {
+      e[j] = Math.exp(logits[o + j] - max);
+      z += e[j];
+    }
+    const k = scale / z; // softmax_j · scale = e_j · scale / Σe
+    for (let j = 0; j < V; j++) dlogits[o + j] += k * e[j];
     dlogits[o + y] -= scale;
   }
 }
