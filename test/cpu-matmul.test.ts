@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { matmulForwardBlocked } from '../src/cpu/matmul-blocked.ts';
-import { matmulForwardNaive } from '../src/cpu/matmul.ts';
+import { matmulBackwardNaive, matmulForwardNaive } from '../src/cpu/matmul.ts';
 
 const RTOL = 1e-5;
 const ATOL_SCALE = 1e-5;
@@ -23,15 +23,15 @@ function fill(a: Float32Array, seed: number): Float32Array {
 }
 
 /** the symmetric check; returns a message naming the worst element, or null */
-function compare(got: Float32Array, ref: Float32Array): string | null {
+function compare(got: Float32Array, ref: Float32Array, rtol = RTOL, atolScale = ATOL_SCALE): string | null {
   let scale = 0;
   for (const v of ref) scale = Math.max(scale, Math.abs(v));
-  const atol = ATOL_SCALE * scale;
+  const atol = atolScale * scale;
   let worst = -1, worstExcess = 0, maxDiff = 0;
   for (let i = 0; i < ref.length; i++) {
     const d = Math.abs(got[i] - ref[i]);
     if (!(d <= maxDiff)) maxDiff = d; // NaN-safe: a NaN diff becomes the max
-    const excess = d - (atol + RTOL * Math.abs(ref[i]));
+    const excess = d - (atol + rtol * Math.abs(ref[i]));
     if (!(excess <= 0) && (worst < 0 || !(excess <= worstExcess))) {
       worst = i;
       worstExcess = excess;
@@ -180,5 +180,44 @@ describe('a row does not depend on the rows multiplied with it (KV-cache decode 
         });
       }
     }
+  }
+});
+
+describe('backward (dinp, dW, dbias accumulate) against matmulBackwardNaive', () => {
+  // The backward sums in float64 like the reference (gemm-dd.ts), so it is held tighter than the
+  // forward: |got − ref| ≤ 1e-6·|ref| + 1e-9·max|ref| (a couple of float32 ulps).
+  // Gradients start non-zero: the backward must add, not overwrite.
+  const bw = (got: Float32Array, ref: Float32Array): string | null => compare(got, ref, 1e-6, 1e-9);
+  function checkBackward(be: CpuBackend, M: number, K: number, N: number, transW: boolean, withBias: boolean, seed: number): string | null {
+    const inp = fill(be.allocF32(M * K), seed), w = fill(be.allocF32(K * N), seed + 1), dout = fill(be.allocF32(M * N), seed + 2);
+    const dinp = fill(be.allocF32(M * K), seed + 3), dw = fill(be.allocF32(K * N), seed + 4);
+    const dbias = withBias ? fill(be.allocF32(N), seed + 5) : null;
+    const rInp = dinp.slice(), rW = dw.slice(), rB = dbias?.slice() ?? null;
+    matmulBackwardNaive(rInp, rW, rB, dout, inp, w, M, K, N, transW);
+    be.matmulBackward(dinp, dw, dbias, dout, inp, w, M, K, N, transW);
+    const e1 = bw(dinp, rInp), e2 = bw(dw, rW), e3 = dbias && rB ? bw(dbias, rB) : null;
+    return e1 ? `dinp: ${e1}` : e2 ? `dW: ${e2}` : e3 ? `dbias: ${e3}` : null;
+  }
+  for (const [name, be] of [['1 thread', wasm1], ['pool', wasm2]] as const) {
+    for (const transW of [false, true]) {
+      it(`${name}, ${transW ? 'W (N,K)' : 'W (K,N)'}, odd shapes`, () => {
+        for (const [M, K, N] of [[1, 1, 1], [1, 7, 33], [3, 33, 7], [7, 96, 1000], [64, 100, 33], [33, 1100, 17], [13, 5, 2000], [2, 768, 96]]) {
+          for (const withBias of [true, false]) {
+            const err = checkBackward(be, M, K, N, transW, withBias, M + 3 * K + 7 * N);
+            expect(err, `M=${M} K=${K} N=${N} bias=${withBias}: ${err}`).toBeNull();
+          }
+        }
+      });
+    }
+    it(`${name}, random shapes (fast-check)`, () => {
+      fc.assert(fc.property(
+        fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 120 }), fc.integer({ min: 1, max: 120 }),
+        fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 1 << 20 }),
+        (M, K, N, transW, withBias, seed) => {
+          const err = checkBackward(be, M, K, N, transW, withBias, seed);
+          if (err) throw new Error(`M=${M} K=${K} N=${N} transW=${transW} bias=${withBias}: ${err}`);
+        },
+      ), { numRuns: 80 });
+    });
   }
 });

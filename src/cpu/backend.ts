@@ -23,6 +23,7 @@ import { encoderForward } from './encoder.ts';
 import { geluForward } from './gelu.ts';
 import { layernormForward } from './layernorm.ts';
 import { matmulForwardBlocked } from './matmul-blocked.ts';
+import { WasmBackward } from './matmul-backward.ts';
 import { WasmMatmul } from './matmul-wasm.ts';
 import { acquirePool, coreCount, releasePool, type WorkerPool } from './pool/pool.ts';
 import { residualForward } from './residual.ts';
@@ -61,6 +62,7 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
   private readonly heap: WasmHeap | null;
   private pool: WorkerPool | null = null;
   private readonly wasm: WasmMatmul | null = null;
+  private readonly wasmBack: WasmBackward | null = null;
 
   constructor(opts: CpuBackendOptions = {}) {
     this.heap = wasmHeap();
@@ -86,6 +88,7 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
         }
       }
       this.wasm = new WasmMatmul(this.heap, km, this.pool);
+      this.wasmBack = new WasmBackward(this.heap, this.wasm);
     }
     this.kernels = kernels;
     this.threads = threads;
@@ -198,6 +201,7 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
     layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
   }
   matmulBackward(dinp: Float32Array, dw: Float32Array, dbias: Float32Array | null, dout: Float32Array, inp: Float32Array, w: Float32Array, M: number, K: number, N: number, transW: boolean): void {
+    if (this.wasmBack?.backward(dinp, dw, dbias, dout, inp, w, M, K, N, transW)) return;
     matmulBackwardNaive(dinp, dw, dbias, dout, inp, w, M, K, N, transW);
   }
   attentionBackward(dqkv: Float32Array, dout: Float32Array, qkv: Float32Array, att: Float32Array, dropMask: Float32Array | null, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {

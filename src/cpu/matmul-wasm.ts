@@ -25,6 +25,8 @@ const ITEMS_PER_THREAD = 4;
 /** L2 budget for the A block of one row block (bytes): half of a 1 MiB L2 */
 const A_BLOCK_BYTES = 512 * 1024;
 
+export type KernelName = 'gemm_nt' | 'gemv_nt' | 'gemv_nn' | 'gemm_nnp' | 'gemm_dd';
+
 export class WasmMatmul {
   constructor(private readonly heap: WasmHeap, private readonly km: KernelModule, private readonly pool: WorkerPool | null) {}
 
@@ -32,36 +34,46 @@ export class WasmMatmul {
     return this.pool?.threads ?? 1;
   }
 
+  inHeap(...xs: (Float32Array | null)[]): boolean {
+    for (const x of xs) if (x && !this.heap.contains(x)) return false;
+    return true;
+  }
+
   /** out = inp·W + bias on the wasm kernels; false (nothing done) when a buffer is outside the heap */
   forward(out: Float32Array, inp: Float32Array, w: Float32Array, bias: Float32Array | null,
     M: number, K: number, N: number, transW: boolean): boolean {
-    const h = this.heap;
-    if (!h.contains(out) || !h.contains(inp) || !h.contains(w) || (bias && !h.contains(bias))) return false;
+    if (!this.inHeap(out, inp, w, bias)) return false;
     if (out.length < M * N || inp.length < M * K || w.length < K * N || (bias && bias.length < N)) {
       throw new RangeError(`matmul: buffers too small for M=${M} K=${K} N=${N}`);
     }
     if (M === 0 || N === 0) return true;
-    const a = inp.byteOffset, wp = w.byteOffset, c = out.byteOffset, b = bias ? bias.byteOffset : 0;
     if (K === 0) {
       for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) out[m * N + n] = bias ? bias[n] : 0;
       return true;
     }
-    const macs = M * K * N;
-    if (transW) {
-      // rows of W per item: multiples of the tile's NR (4, or 8 for one row of A)
-      if (M === 1) this.dispatch('gemv_nt', [a, wp, c, b, M, K, N, rowBlock(K)], N, 8, macs);
-      else this.dispatch('gemm_nt', [a, wp, c, b, M, K, N, rowBlock(K)], N, 4, macs);
-    } else {
-      // the K block must be the same for both kernels (same sums, see the header)
-      const KC = K <= MAX_KC ? K : 512;
-      if (M === 1) this.dispatch('gemv_nn', [a, wp, c, b, K, N, KC], N, 16, macs);
-      else this.dispatch('gemm_nnp', [a, wp, c, b, M, K, N, rowBlock(KC), KC], N, 16, macs);
-    }
+    if (transW) this.nt(inp, w, out, bias, M, K, N, false);
+    else this.nn(inp, w, out, bias, M, K, N, false);
     return true;
   }
 
-  /** split columns [0, N) into items aligned to `align` and run them */
-  private dispatch(kernel: 'gemm_nt' | 'gemv_nt' | 'gemv_nn' | 'gemm_nnp', args: number[], N: number, align: number, macs: number): void {
+  /** C (M,N) = A (M,K) · W(N,K)ᵀ (+ bias), or += with accum; rows of W per item: multiples of 4 (8 for M = 1) */
+  private nt(A: Float32Array, W: Float32Array, C: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, accum: boolean): void {
+    const args = [A.byteOffset, W.byteOffset, C.byteOffset, bias ? bias.byteOffset : 0, M, K, N, rowBlock(K), accum ? 1 : 0];
+    if (M === 1) this.dispatch('gemv_nt', args, N, 8, M * K * N);
+    else this.dispatch('gemm_nt', args, N, 4, M * K * N);
+  }
+
+  /** C (M,N) = A (M,K) · W(K,N) (+ bias), or += with accum */
+  private nn(A: Float32Array, W: Float32Array, C: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, accum: boolean): void {
+    const a = A.byteOffset, w = W.byteOffset, c = C.byteOffset, b = bias ? bias.byteOffset : 0;
+    // the K block must be the same for both kernels (same sums, see the header)
+    const KC = K <= MAX_KC ? K : 512;
+    if (M === 1 && !accum) this.dispatch('gemv_nn', [a, w, c, b, K, N, KC], N, 16, M * K * N);
+    else this.dispatch('gemm_nnp', [a, w, c, b, M, K, N, rowBlock(KC), KC, accum ? 1 : 0], N, 16, M * K * N);
+  }
+
+  /** split columns [0, N) into items aligned to `align` and run them (args as in pool/protocol.ts) */
+  dispatch(kernel: KernelName, args: number[], N: number, align: number, macs: number): void {
     const T = this.threads;
     if (!this.pool) {
       this.single(kernel, args, N);
@@ -79,13 +91,14 @@ export class WasmMatmul {
     this.pool.run(kernel, args, items);
   }
 
-  /** no pool (one thread): call the kernel directly; the packed GEMM needs a scratch panel */
-  private single(kernel: 'gemm_nt' | 'gemv_nt' | 'gemv_nn' | 'gemm_nnp', a: number[], N: number): void {
+  /** no pool (one thread): call the kernel directly (argument layouts as in pool/protocol.ts) */
+  private single(kernel: KernelName, a: number[], N: number): void {
     const k = this.km.kernels;
-    if (kernel === 'gemm_nt') k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7]);
-    else if (kernel === 'gemv_nt') k.gemv_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7]);
+    if (kernel === 'gemm_nt') k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8]);
+    else if (kernel === 'gemv_nt') k.gemv_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8]);
     else if (kernel === 'gemv_nn') k.gemv_nn(a[0], a[1], a[2], a[3], a[4], a[5], 0, N, a[6], this.scratch().byteOffset);
-    else k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8], this.scratch().byteOffset);
+    else if (kernel === 'gemm_dd') k.gemm_dd(a[0], a[1], a[2], a[3], a[4], a[5], 0, N, a[6], a[7], a[8]);
+    else k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8], this.scratch().byteOffset, a[9]);
   }
 
   private scratchBuf: Float32Array | null = null;

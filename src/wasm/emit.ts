@@ -10,8 +10,9 @@
 /** Value types (binary encodings). */
 export const I32 = 0x7f;
 export const F32 = 0x7d;
+export const F64 = 0x7c;
 export const V128 = 0x7b;
-export type ValType = typeof I32 | typeof F32 | typeof V128;
+export type ValType = typeof I32 | typeof F32 | typeof F64 | typeof V128;
 const BLOCK_VOID = 0x40;
 
 /** unsigned LEB128 */
@@ -99,6 +100,8 @@ export class Code {
   f32_load(offset = 0): this { return this.mem([0x2a], 2, offset); }
   i32_load16_u(offset = 0): this { return this.mem([0x2f], 1, offset); }
   f32_store(offset = 0): this { return this.mem([0x38], 2, offset); }
+  f64_load(offset = 0): this { return this.mem([0x2b], 3, offset); }
+  f64_store(offset = 0): this { return this.mem([0x39], 3, offset); }
   i32_store(offset = 0): this { return this.mem([0x36], 2, offset); }
   i32_eqz(): this { this.bytes.push(0x45); return this; }
   i32_eq(): this { this.bytes.push(0x46); return this; }
@@ -112,11 +115,15 @@ export class Code {
   i32_sub(): this { this.bytes.push(0x6b); return this; }
   i32_mul(): this { this.bytes.push(0x6c); return this; }
   i32_and(): this { this.bytes.push(0x71); return this; }
+  i32_or(): this { this.bytes.push(0x72); return this; }
   i32_shl(): this { this.bytes.push(0x74); return this; }
   i32_shr_u(): this { this.bytes.push(0x76); return this; }
   f32_add(): this { this.bytes.push(0x92); return this; }
   f32_mul(): this { this.bytes.push(0x94); return this; }
   f32_reinterpret_i32(): this { this.bytes.push(0xbe); return this; }
+  f64_add(): this { this.bytes.push(0xa0); return this; }
+  f32_demote_f64(): this { this.bytes.push(0xb6); return this; }
+  f64_promote_f32(): this { this.bytes.push(0xbb); return this; }
 
   // ---- SIMD (0xFD prefix) ----
   /** v128.load with natural alignment hint 2^alignLog2 (x86 does not care; the hint is 4 bytes) */
@@ -126,6 +133,7 @@ export class Code {
   v128_load32_splat(offset = 0): this { return this.mem(this.simd(0x09), 2, offset); }
   v128_store(offset = 0): this { return this.mem(this.simd(0x0b), 2, offset); }
   v128_load32_zero(offset = 0): this { return this.mem(this.simd(0x5c), 2, offset); }
+  v128_load64_zero(offset = 0): this { return this.mem(this.simd(0x5d), 3, offset); }
   v128_const_zero(): this { this.bytes.push(...this.simd(0x0c), ...new Array<number>(16).fill(0)); return this; }
   /** i8x16.shuffle of two vectors; lanes given as f32 lane indices 0..7 (4..7 = second operand) */
   f32x4_shuffle(l0: number, l1: number, l2: number, l3: number): this {
@@ -133,7 +141,18 @@ export class Code {
     for (const l of [l0, l1, l2, l3]) for (let i = 0; i < 4; i++) this.bytes.push(l * 4 + i);
     return this;
   }
+  /** i8x16.shuffle on f64 lanes 0..3 (2, 3 = second operand) */
+  f64x2_shuffle(l0: number, l1: number): this {
+    this.bytes.push(...this.simd(0x0d));
+    for (const l of [l0, l1]) for (let i = 0; i < 8; i++) this.bytes.push(l * 8 + i);
+    return this;
+  }
   f32x4_splat(): this { return this.s(0x13); }
+  f64x2_extract_lane(lane: number): this { this.s(0x21); this.bytes.push(lane); return this; }
+  f64x2_add(): this { return this.s(0xf0); }
+  f64x2_mul(): this { return this.s(0xf2); }
+  /** relaxed SIMD: a·b + c on f64x2 */
+  f64x2_relaxed_madd(): this { return this.s(0x107); }
   f32x4_extract_lane(lane: number): this { this.s(0x1f); this.bytes.push(lane); return this; }
   i32x4_shl(): this { return this.s(0xab); }
   i32x4_extend_low_i16x8_u(): this { return this.s(0xa9); }

@@ -140,8 +140,9 @@ function tile(s: NNPShape, mr: number, lanes: number): { locals: Locals; code: C
 
 /**
  * Add pack, the tiles (table slots base .. base + 4·MR) and the driver
- *   <name>(a, w, c, bias, M, K, N, n0, n1, MC, KC, P)
- * computing columns [n0, n1) of C; P is this thread's panel scratch. Returns the tiles in slot order.
+ *   <name>(a, w, c, bias, M, K, N, n0, n1, MC, KC, P, accum)
+ * computing columns [n0, n1) of C; P is this thread's panel scratch; accum = 1 adds into C
+ * (C += A·W, the backward pass; bias is then ignored). Returns the tiles in slot order.
  */
 export function addGemmNNP(mb: ModuleBuilder, s: NNPShape, name: string, base: number): number[] {
   const pk = packFn();
@@ -160,7 +161,7 @@ export function addGemmNNP(mb: ModuleBuilder, s: NNPShape, name: string, base: n
   const main = table[(s.MR - 1) * 4 + 3];
 
   const L = new Locals([['a', I32], ['w', I32], ['c', I32], ['bias', I32], ['M', I32], ['K', I32], ['N', I32],
-    ['n0', I32], ['n1', I32], ['MC', I32], ['KC', I32], ['P', I32]]);
+    ['n0', I32], ['n1', I32], ['MC', I32], ['KC', I32], ['P', I32], ['accum', I32]]);
   const g = (n: string): number => L.get(n);
   const kc0 = L.add('kc0', I32), kl = L.add('kl', I32), ps = L.add('ps', I32);
   const mc0 = L.add('mc0', I32), me = L.add('me', I32), n = L.add('n', I32), m = L.add('m', I32);
@@ -169,7 +170,7 @@ export function addGemmNNP(mb: ModuleBuilder, s: NNPShape, name: string, base: n
   const c = new Code();
   // tile arguments for rows from m, columns nj .. nj+3, panel pj
   const args = (): void => {
-    // a + (m·K + kc0)·4, pj, c + (m·N + nj)·4, bias ? bias + 4nj : 0, kl, 4K, 4N, kc0 ≠ 0
+    // a + (m·K + kc0)·4, pj, c + (m·N + nj)·4, bias ? bias + 4nj : 0, kl, 4K, 4N, kc0 ≠ 0 or accum
     c.local_get(g('a')).local_get(m).local_get(g('K')).i32_mul().local_get(kc0).i32_add().i32_const(2).i32_shl().i32_add();
     c.local_get(pj);
     c.local_get(g('c')).local_get(m).local_get(g('N')).i32_mul().local_get(nj).i32_add().i32_const(2).i32_shl().i32_add();
@@ -177,7 +178,7 @@ export function addGemmNNP(mb: ModuleBuilder, s: NNPShape, name: string, base: n
     c.local_get(kl);
     c.local_get(g('K')).i32_const(2).i32_shl();
     c.local_get(g('N')).i32_const(2).i32_shl();
-    c.local_get(kc0).i32_const(0).i32_ne();
+    c.local_get(kc0).i32_const(0).i32_ne().local_get(g('accum')).i32_or();
   };
   // slot (min(MR, me - m) - 1)·4 + lanes - 1
   const slot = (): void => {

@@ -27,9 +27,9 @@ function ntSlot(s: NTShape, mr: number, nr: number): number {
   return (mr - 1) * s.NR + (nr - 1);
 }
 
-/** tile: (a, w, c, bias, K, lda, ldw, ldc); bias 0 = none; strides in bytes */
+/** tile: (a, w, c, bias, K, lda, ldw, ldc, accum); bias 0 = none; accum 1: C += (backward); strides in bytes */
 function ntTile(s: NTShape, mr: number, nr: number): { locals: Locals; code: Code } {
-  const L = new Locals([['a', I32], ['w', I32], ['c', I32], ['bias', I32], ['K', I32], ['lda', I32], ['ldw', I32], ['ldc', I32]]);
+  const L = new Locals([['a', I32], ['w', I32], ['c', I32], ['bias', I32], ['K', I32], ['lda', I32], ['ldw', I32], ['ldc', I32], ['accum', I32]]);
   const c = new Code();
   const pa = Array.from({ length: mr }, (_, r) => (r === 0 ? L.get('a') : L.add(`pa${r}`, I32)));
   const pw = Array.from({ length: nr }, (_, j) => (j === 0 ? L.get('w') : L.add(`pw${j}`, I32)));
@@ -87,6 +87,9 @@ function ntTile(s: NTShape, mr: number, nr: number): { locals: Locals; code: Cod
       c.local_get(L.get('bias')).if_();
       c.local_get(sum).local_get(L.get('bias')).v128_load(16 * g).f32x4_add().local_set(sum);
       c.end();
+      c.local_get(L.get('accum')).if_();
+      c.local_get(sum).local_get(cr).v128_load(16 * g).f32x4_add().local_set(sum);
+      c.end();
       storeLanes(c, cr, sum, 16 * g, Math.min(4, nr - 4 * g));
     }
   }
@@ -95,12 +98,12 @@ function ntTile(s: NTShape, mr: number, nr: number): { locals: Locals; code: Cod
 
 /**
  * Add the tiles (table slots base .. base + MR·NR) and the driver
- *   <name>(a, w, c, bias, M, K, N, n0, n1, MC)
- * computing columns [n0, n1) of C (rows n0..n1 of W). Returns the tiles' function indices in slot order.
+ *   <name>(a, w, c, bias, M, K, N, n0, n1, MC, accum)
+ * computing columns [n0, n1) of C (rows n0..n1 of W); accum = 1 adds into C (C += A·Wᵀ). Returns the tiles' function indices in slot order.
  */
 export function addGemmNT(mb: ModuleBuilder, s: NTShape, name: string, base: number): number[] {
   const table: number[] = [];
-  const tileType = mb.typeIndex([I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const tileType = mb.typeIndex([I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
   for (let mr = 1; mr <= s.MR; mr++) {
     for (let nr = 1; nr <= s.NR; nr++) {
       const t = ntTile(s, mr, nr);
@@ -112,7 +115,7 @@ export function addGemmNT(mb: ModuleBuilder, s: NTShape, name: string, base: num
   const main = table[ntSlot(s, s.MR, s.NR)];
 
   const L = new Locals([['a', I32], ['w', I32], ['c', I32], ['bias', I32], ['M', I32], ['K', I32], ['N', I32],
-    ['n0', I32], ['n1', I32], ['MC', I32]]);
+    ['n0', I32], ['n1', I32], ['MC', I32], ['accum', I32]]);
   const g = (n: string): number => L.get(n);
   const mc0 = L.add('mc0', I32), me = L.add('me', I32), n = L.add('n', I32), m = L.add('m', I32);
   const rem = L.add('rem', I32), nr = L.add('nr', I32);
@@ -127,6 +130,7 @@ export function addGemmNT(mb: ModuleBuilder, s: NTShape, name: string, base: num
     c.local_get(g('K')).i32_const(2).i32_shl();
     c.local_get(g('K')).i32_const(2).i32_shl();
     c.local_get(g('N')).i32_const(2).i32_shl();
+    c.local_get(g('accum'));
   };
   // slot of (min(MR, me - m), nr) where nr is a constant (NR) or the local `nr`
   const slot = (nrLocal: number | null): void => {

@@ -5,6 +5,7 @@
 import { wasmApi, type WasmModule } from './api.ts';
 import { ModuleBuilder } from './emit.ts';
 import { wasmFeatures } from './features.ts';
+import { addGemmDD } from './gemm-dd.ts';
 import { addGemmNNP, type NNPShape } from './gemm-nnp.ts';
 import { addGemmNT, type NTShape } from './gemm-nt.ts';
 import { addGemvNN } from './gemv.ts';
@@ -38,15 +39,18 @@ export function buildKernelModule(o: KernelOptions): Uint8Array {
   // M = 1 of the transposed layout (the decode lm-head): the same tile code with one row of A and
   // 8 rows of W (8 memory streams), so each output's arithmetic is gemm_nt's
   const ntv = addGemmNT(mb, { MR: 1, NR: 8, U: 1, fma: o.fma }, 'gemv_nt', nt.length + nnp.length);
-  mb.setTable([...nt, ...nnp, ...ntv]);
+  // the backward's float64 GEMM (gemm-dd.ts)
+  const dd = addGemmDD(mb, { MR: 2, NR: 4, fma: o.fma }, 'gemm_dd', nt.length + nnp.length + ntv.length);
+  mb.setTable([...nt, ...nnp, ...ntv, ...dd]);
   return mb.emit({ min: 1, max: MAX_PAGES, shared: o.shared });
 }
 
 /** The exported kernels (pointers are byte offsets into the heap; see each generator's header). */
 export interface Kernels {
-  gemm_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number): void;
-  gemv_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number): void;
-  gemm_nnp(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, KC: number, P: number): void;
+  gemm_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, accum: number): void;
+  gemv_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, accum: number): void;
+  gemm_nnp(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, KC: number, P: number, accum: number): void;
+  gemm_dd(a: number, b: number, c: number, I: number, K: number, J: number, j0: number, j1: number, IC: number, ldc: number, mode: number): void;
   gemv_nn(x: number, w: number, y: number, bias: number, K: number, N: number, n0: number, n1: number, KC: number, S: number): void;
 }
 

@@ -160,9 +160,10 @@ export class WorkerPool {
   private call(kernel: KernelName, a: readonly number[], n0: number, n1: number): void {
     const k = this.km.kernels;
     switch (kernel) {
-      case 'gemm_nnp': k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8], this.mainScratch.byteOffset); break;
-      case 'gemm_nt': k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7]); break;
-      case 'gemv_nt': k.gemv_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7]); break;
+      case 'gemm_nnp': k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8], this.mainScratch.byteOffset, a[9]); break;
+      case 'gemm_nt': k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8]); break;
+      case 'gemv_nt': k.gemv_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8]); break;
+      case 'gemm_dd': k.gemm_dd(a[0], a[1], a[2], a[3], a[4], a[5], n0, n1, a[6], a[7], a[8]); break;
       case 'gemv_nn': k.gemv_nn(a[0], a[1], a[2], a[3], a[4], a[5], n0, n1, a[6], this.mainScratch.byteOffset); break;
     }
   }

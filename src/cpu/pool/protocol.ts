@@ -29,14 +29,16 @@ export const CTL_INTS = ITEMS + 2 * MAX_ITEMS;
  * packed GEMM and the GEMV, the thread's own scratch pointer spliced in (see worker-source.ts).
  */
 export const KERNEL_IDS = {
-  /** gemm_nnp(a, w, c, bias, M, K, N, n0, n1, MC, KC, P) — ARGS: a w c bias M K N MC KC */
+  /** gemm_nnp(a, w, c, bias, M, K, N, n0, n1, MC, KC, P, accum) — ARGS: a w c bias M K N MC KC accum */
   gemm_nnp: 0,
-  /** gemm_nt(a, w, c, bias, M, K, N, n0, n1, MC) — ARGS: a w c bias M K N MC */
+  /** gemm_nt(a, w, c, bias, M, K, N, n0, n1, MC, accum) — ARGS: a w c bias M K N MC accum */
   gemm_nt: 1,
   /** gemv_nn(x, w, y, bias, K, N, n0, n1, KC, S) — ARGS: x w y bias K N KC */
   gemv_nn: 2,
-  /** gemv_nt(a, w, c, bias, 1, K, N, n0, n1, MC) — ARGS: a w c bias 1 K N MC */
+  /** gemv_nt(a, w, c, bias, 1, K, N, n0, n1, MC, accum) — ARGS: a w c bias 1 K N MC accum */
   gemv_nt: 3,
+  /** gemm_dd(a, b, c, I, K, J, j0, j1, IC, ldc, mode) — ARGS: a b c I K J IC ldc mode */
+  gemm_dd: 4,
 } as const;
 
 export type KernelName = keyof typeof KERNEL_IDS;

@@ -29,13 +29,16 @@ function run(i) {
   const a = ${ARGS}, n0 = ctl[${ITEMS} + 2 * i], n1 = ctl[${ITEMS} + 2 * i + 1];
   switch (ctl[${KERNEL}]) {
     case ${K.gemm_nnp}:
-      k.gemm_nnp(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7], ctl[a + 8], scratch);
+      k.gemm_nnp(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7], ctl[a + 8], scratch, ctl[a + 9]);
       break;
     case ${K.gemm_nt}:
-      k.gemm_nt(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7]);
+      k.gemm_nt(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7], ctl[a + 8]);
       break;
     case ${K.gemv_nt}:
-      k.gemv_nt(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7]);
+      k.gemv_nt(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], ctl[a + 6], n0, n1, ctl[a + 7], ctl[a + 8]);
+      break;
+    case ${K.gemm_dd}:
+      k.gemm_dd(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], n0, n1, ctl[a + 6], ctl[a + 7], ctl[a + 8]);
       break;
     case ${K.gemv_nn}:
       k.gemv_nn(ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], ctl[a + 5], n0, n1, ctl[a + 6], scratch);
