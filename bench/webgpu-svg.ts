@@ -1,6 +1,7 @@
 // A small SVG bar chart for the WebGPU benchmark (no dependencies): one block per measured kernel
 // or model shape, one bar per implementation, bar length on a log scale shared by the block, each
-// bar labelled with its throughput and its ratio to the block's baseline (the CPU row).
+// bar labelled with its throughput and its ratio to the block's baseline (the CPU row). Colours:
+// grey baseline, blue gpt2ts WebGPU, orange gpu.js, green PyTorch.
 
 export interface ChartBar {
   label: string;
@@ -36,11 +37,11 @@ export function barChartSvg(title: string, subtitle: string, groups: readonly Ch
       const frac = b.value > 0 ? (Math.log10(b.value) - lo) / Math.max(hi - lo, 1e-9) : 0;
       const w = Math.max(2, frac * barMax);
       const ratio = base > 0 && b !== g.bars[0] ? ` (×${fmt(b.value / base)})` : '';
-      const color = b === g.bars[0] ? '#999' : b.label.startsWith('gpu.js') ? '#d98c2b' : '#2b6cb0';
+      const color = b === g.bars[0] ? '#999' : b.label.startsWith('gpu.js') ? '#d98c2b' : b.label.startsWith('pytorch') ? '#2f855a' : '#2b6cb0';
       parts.push(
         `<text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(b.label)}</text>`,
         `<rect x="${labelW}" y="${y + 2}" width="${w.toFixed(1)}" height="${rowH - 4}" fill="${color}"/>`,
-        `<text x="${labelW + w + 6}" y="${y + 13}">${esc(fmt(b.value))}${esc(ratio)}</text>`,
+        `<text x="${(labelW + w + 6).toFixed(1)}" y="${y + 13}">${esc(fmt(b.value))}${esc(ratio)}</text>`,
       );
       y += rowH;
     }

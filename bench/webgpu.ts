@@ -8,6 +8,8 @@
 //   npx tsx bench/webgpu.ts --quick                       lavapipe / CI size (about a minute)
 //   npx tsx bench/webgpu.ts --matmul-sizes 4096           a real GPU: GPT-2 shapes at T 1024 + 4096²
 //   flags: --suites matmul,attention,e2e,gpujs  --T N  --tag NAME  --out DIR  --unsafe-fast
+//          --torch   PyTorch as a peer (cuBLAS FP32, TF32 off; eager GPT-2 124M), python3 or $GPT2TS_PYTHON
+//          --dawn 'adapter=NAME;backend=vulkan'   extra Dawn options (Node), ';'-separated
 //
 // Output: bench/results/webgpu-<tag>.json and .svg (tag: the adapter's name unless given).
 
@@ -23,6 +25,7 @@ import { DecodeSession } from '../src/model/session.ts';
 import { randomParams } from '../src/params.ts';
 import { ATTENTION_RUNGS, MATMUL_RUNGS, type WebGPUBackend, createWebGPUBackend } from '../src/webgpu/index.ts';
 import { gpujsMatmul } from './webgpu-peers.ts';
+import { type TorchResult, torchPeer } from './webgpu-torch.ts';
 import { type ChartGroup, barChartSvg } from './webgpu-svg.ts';
 
 const { values: args } = parseArgs({
@@ -34,6 +37,8 @@ const { values: args } = parseArgs({
     tag: { type: 'string' },
     out: { type: 'string', default: new URL('./results/', import.meta.url).pathname },
     'unsafe-fast': { type: 'boolean', default: false },
+    torch: { type: 'boolean', default: false },
+    dawn: { type: 'string', default: '' },
   },
 });
 const quick = args.quick;
@@ -44,9 +49,11 @@ const ROUNDS = quick ? 2 : 3;
 const TARGET_MS = quick ? 150 : 300; // per measurement
 
 const g: WebGPUBackend = await createWebGPUBackend({
+  powerPreference: 'high-performance', // the discrete GPU where lavapipe is installed too
   // timestamps unquantized; with --unsafe-fast also no bounds checks (robustness) in the shaders
   dawnOptions: ['disable-dawn-features=timestamp_quantization',
-    ...(args['unsafe-fast'] ? ['enable-dawn-features=allow_unsafe_apis,disable_robustness'] : [])],
+    ...(args['unsafe-fast'] ? ['enable-dawn-features=allow_unsafe_apis,disable_robustness'] : []),
+    ...args.dawn.split(';').filter(Boolean)],
 });
 const cpu = new CpuBackend();
 const adapter = { ...g.adapter, timestamps: g.hasTimestamps, maxBinding: g.maxBinding };
@@ -153,7 +160,8 @@ function record(suite: string, name: string, shape: string, metric: Row['metric'
 
 const CPU_ROWS = quick ? 8 : 16; // CPU matmuls are timed and checked on this many rows (linear in M)
 
-async function matmulSuite(): Promise<void> {
+/** GPT-2 124M matmuls at M = T (prefill) and M = 1 (decode), then the square sizes asked for. */
+function matmulShapes(): [string, number, number, number, boolean][] {
   const C = 768, V = 50257;
   const shapes: [string, number, number, number, boolean][] = [];
   for (const M of [T, 1]) {
@@ -163,7 +171,27 @@ async function matmulSuite(): Promise<void> {
     if (M === 1 || !quick) shapes.push([`lm-head (wteᵀ)`, M, C, V, true]);
   }
   for (const s of squares) shapes.push([`square`, s, s, s, false]);
-  for (const [name, M, K, N, transW] of shapes) {
+  return shapes;
+}
+
+const E2E = { prefillT: quick ? 16 : Math.min(T, 256), steps: quick ? 8 : 64 };
+
+// PyTorch first (its own process), so each suite can put it beside the WebGPU rows
+let torch: TorchResult | null = null;
+if (args.torch) {
+  console.log('running the PyTorch peer...');
+  const r = torchPeer({
+    matmul: suites.has('matmul') ? matmulShapes().map(([, M, K, N, tw]): [number, number, number, boolean] => [M, K, N, tw]) : [],
+    e2e: suites.has('e2e') ? { prefillT: E2E.prefillT, decodeSteps: E2E.steps } : null,
+  });
+  torch = r.result;
+  console.log(torch ? `PyTorch ${torch.torch} on ${torch.device}` : `no PyTorch peer: ${r.reason}`);
+}
+const torchEntry = (ms: number | undefined): { impl: string; t: Timed; diff: null; note: string }[] =>
+  torch && ms !== undefined ? [{ impl: `pytorch (${torch.device})`, t: { ms, timing: 'wall clock' }, diff: null, note: `torch ${torch.torch}, FP32, TF32 off; not checked against the CPU op (own process, same shapes)` }] : [];
+
+async function matmulSuite(): Promise<void> {
+  for (const [name, M, K, N, transW] of matmulShapes()) {
     console.log(`matmul ${name} ${M}×${K}×${N}${transW ? ' (transposed W)' : ''}`);
     const x = uniform(M * K, M + K, 1), w = uniform(K * N, K + N, 0.05), bias = transW ? null : uniform(N, N, 0.02);
     // the CPU op on the first rows: the reference for every rung, and the CPU timing
@@ -192,11 +220,12 @@ async function matmulSuite(): Promise<void> {
     })));
     g.rungs.matmul = 'auto';
     record('matmul', name, `${M}×${K}×${N}`, 'GFLOP/s', flop, [
-      { impl: 'cpu (JS)', t: { ms: (cpuT.ms * M) / Mc, timing: cpuT.timing }, diff: null, note: `timed on ${Mc} rows, scaled to ${M}` },
+      { impl: 'cpu backend', t: { ms: (cpuT.ms * M) / Mc, timing: cpuT.timing }, diff: null, note: `timed on ${Mc} rows, scaled to ${M}` },
       ...checked.map((c) => ({
         impl: c.impl, t: best.get(c.impl) ?? null, diff: c.diff,
         ...(c.ok ? (c.timed ? {} : { note: 'checked, not timed in --quick (not made for this shape)' }) : { note: 'disagrees with the CPU op' }),
       })),
+      ...torchEntry(torch?.matmul.find((m) => m.shape.join() === [M, K, N, transW].join())?.ms),
     ]);
     for (const b of [gx, gw, go, gb]) if (b) g.free(b);
   }
@@ -225,7 +254,7 @@ async function attentionSuite(): Promise<void> {
   })));
   g.rungs.attention = 'auto';
   record('attention', 'prefill', `B${B} T${T} C${C} NH${NH}`, 'tokens/s', B * T, [
-    { impl: 'cpu (JS)', t: cpuT, diff: null },
+    { impl: 'cpu backend', t: cpuT, diff: null },
     ...checked.map((c) => ({ impl: c.impl, t: best.get(c.impl) ?? null, diff: c.diff })),
   ]);
 
@@ -242,7 +271,7 @@ async function attentionSuite(): Promise<void> {
   const diff = maxDiff(await g.readF32(go1), ref1);
   const best1 = diff <= 1e-4 ? await rounds([{ impl: 'webgpu decode', run: () => timeGpu(() => g.attentionCached(go1, gq1, gcache, null, cap, B, 1, C, NH, pos0, cap, scale)) }]) : new Map<string, Timed>();
   record('attention', 'decode (one query per row, per layer)', `B${B} cache ${T} C${C} NH${NH}`, 'tokens/s', B, [
-    { impl: 'cpu (JS)', t: cpu1, diff: null },
+    { impl: 'cpu backend', t: cpu1, diff: null },
     { impl: 'webgpu decode', t: best1.get('webgpu decode') ?? null, diff, ...(diff <= 1e-4 ? {} : { note: 'disagrees with the CPU op' }) },
   ]);
   for (const b of [gq, go, gcache.k, gcache.v, gq1, go1]) g.free(b);
@@ -253,7 +282,7 @@ async function e2eSuite(): Promise<void> {
   console.log('end to end: random GPT-2 124M (making weights...)');
   const params = randomParams(cfg, 1);
   const gm = uploadParams(g, params), cm = uploadParams(cpu, params);
-  const Tp = quick ? 16 : Math.min(T, 256), Tc = Math.min(Tp, quick ? 8 : 16);
+  const Tp = E2E.prefillT, Tc = Math.min(Tp, quick ? 8 : 16);
   const ids = Int32Array.from({ length: Tp }, (_, i) => (i * 7919 + 13) % cfg.vocabSize);
   const prefill = <F, I>(b: Backend<F, I>, model: DeviceParams<F>, n: number): (() => Promise<Float32Array>) => {
     const acts = allocActivations(b, cfg, { B: 1, T: n, perLayer: false, keepHidden: false, allLogits: false });
@@ -270,12 +299,13 @@ async function e2eSuite(): Promise<void> {
   const ct = await timeHost(cp, 2);
   const best = diff <= 1e-4 ? await rounds([{ impl: 'webgpu', run: () => timeHost(gp, 10) }]) : new Map<string, Timed>();
   record('e2e', 'prefill (logits of the last position)', `GPT-2 124M B1 T${Tp}`, 'tokens/s', Tp, [
-    { impl: 'cpu (JS)', t: { ms: (ct.ms * Tp) / Tc, timing: ct.timing }, diff: null, note: `timed at T ${Tc}, scaled to ${Tp} tokens` },
+    { impl: 'cpu backend', t: { ms: (ct.ms * Tp) / Tc, timing: ct.timing }, diff: null, note: `timed at T ${Tc}, scaled to ${Tp} tokens` },
     { impl: 'webgpu', t: best.get('webgpu') ?? null, diff, ...(diff <= 1e-4 ? {} : { note: 'disagrees with the CPU forward' }) },
+    ...torchEntry(torch?.e2e && torch.e2e.prefillT === Tp ? torch.e2e.prefillMs : undefined),
   ]);
 
   // greedy decode after an 8-token prompt; tokens must agree for the steps both run
-  const steps = quick ? 8 : 64, cpuSteps = quick ? 3 : 4;
+  const steps = E2E.steps, cpuSteps = quick ? 3 : 4;
   const decode = async <F, I>(be: Backend<F, I>, model: DeviceParams<F>, n: number): Promise<{ out: number[]; ms: number }> => {
     const s = new DecodeSession(be, model, 1, 8 + n + 1);
     let next = await s.feedArgmax(ids.subarray(0, 8), 8);
@@ -293,8 +323,9 @@ async function e2eSuite(): Promise<void> {
   const gd = await decode(g, gm, steps);
   const same = c.out.every((id, i) => gd.out[i] === id);
   record('e2e', 'greedy decode (KV cache, argmax on device)', `GPT-2 124M B1 after 8 tokens`, 'tokens/s', 1, [
-    { impl: 'cpu (JS)', t: { ms: c.ms, timing: 'wall clock' }, diff: null, note: `${cpuSteps} steps` },
+    { impl: 'cpu backend', t: { ms: c.ms, timing: 'wall clock' }, diff: null, note: `${cpuSteps} steps` },
     { impl: 'webgpu', t: same ? { ms: gd.ms, timing: 'wall clock' } : null, diff: same ? 0 : 1, note: same ? `${steps} steps` : 'greedy tokens differ from the CPU' },
+    ...torchEntry(torch?.e2e?.decodeMs),
   ]);
   g.free(gm.buffer);
 }
@@ -354,8 +385,8 @@ for (const [name, fn] of [['matmul', matmulSuite], ['attention', attentionSuite]
 
 mkdirSync(args.out, { recursive: true });
 const meta = {
-  date: new Date().toISOString(), adapter, cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`, node: process.version,
-  quick, T, suites: [...suites], matmulSizes: squares,
+  date: new Date().toISOString(), adapter, cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`, cpuBackend: cpu.description, node: process.version,
+  quick, T, suites: [...suites], matmulSizes: squares, torch: torch ? { device: torch.device, version: torch.torch } : null,
 };
 const base = `${args.out.replace(/\/$/, '')}/webgpu-${tag}`;
 writeFileSync(`${base}.json`, JSON.stringify({ meta, rows }, null, 1) + '\n');
