@@ -5,28 +5,38 @@
 // gradient rule are test/fixtures/README.md's.
 
 import { describe, expect, it } from 'vitest';
+import { CpuBackend } from '../src/cpu/backend.ts';
 import { geluBackward, geluGrad } from '../src/cpu/gelu.ts';
 import { Params } from '../src/params.ts';
 import { ADAMW_DEFAULTS, adamwStep, createAdamWState } from '../src/train/adamw.ts';
 import { clipGradNorm, gradNorm } from '../src/train/clip.ts';
-import { computeGradients, createTrainContext, lossAndGradients } from '../src/train/step.ts';
+import { computeGradients, createTrainContext, disposeTrainContext, lossAndGradients } from '../src/train/step.ts';
 import { FIXTURE_SETS, expectClose, fixtureExpected, fixtureInputs } from './helpers/fixtures.ts';
 import { expectFlatClose, expectSplitClose, fixtureBatch, flatFromExpected, loadFixtureParams, report } from './helpers/training.ts';
 
-/** loss and flat gradients at the given parameters for the fixture batch */
-async function gradsAt(params: Params, set: string): Promise<{ loss: number; grads: Float32Array }> {
+/**
+ * loss and flat gradients at the given parameters for the fixture batch, on the default CPU backend
+ * or on its plain-JavaScript rung (`kernels: 'js'`, where matmulBackward is matmulBackwardNaive)
+ */
+async function gradsAt(params: Params, set: string, kernels?: 'js'): Promise<{ loss: number; grads: Float32Array }> {
   const batch = fixtureBatch(set);
-  const ctx = createTrainContext(params, { B: batch.B, T: batch.T });
-  const { loss } = await computeGradients(ctx, [batch]);
-  return { loss, grads: ctx.grads.buffer };
+  const backend = new CpuBackend(kernels ? { kernels } : {});
+  const ctx = createTrainContext(params, { B: batch.B, T: batch.T, backend });
+  try {
+    const { loss } = await computeGradients(ctx, [batch]);
+    return { loss, grads: ctx.grads.buffer.slice() };
+  } finally {
+    disposeTrainContext(ctx);
+    backend.dispose();
+  }
 }
 
 describe.each(FIXTURE_SETS)('backward on %s', (set) => {
   const exp = fixtureExpected(set);
 
-  it('loss, every grad.*, grad_norm and clip.coef match the reference', async () => {
+  it.each([['default', undefined], ['js (backward: matmulBackwardNaive)', 'js']] as const)('loss, every grad.*, grad_norm and clip.coef match the reference (%s kernels)', async (rung, kernels) => {
     const params = loadFixtureParams(set);
-    const { loss, grads } = await gradsAt(params, set);
+    const { loss, grads } = await gradsAt(params, set, kernels);
     const dLoss = expectClose([loss], exp.readF32('loss'), 1e-5, 0, 'loss');
     const dGrad = expectFlatClose(params, grads, flatFromExpected(params, exp, 'grad.'), 1e-5, 0, 'grad');
     const norm = gradNorm(grads);
@@ -46,7 +56,7 @@ describe.each(FIXTURE_SETS)('backward on %s', (set) => {
     const T = fixtureInputs(set).input_ids[0].length, C = params.config.nEmbd;
     const gwpe = grads.subarray(params.spec('wpe.weight').offset, params.spec('wpe.weight').offset + params.spec('wpe.weight').numel);
     expect(gwpe.subarray(T * C).every((x) => x === 0)).toBe(true);
-    report(`${set}: loss ${dLoss.toExponential(2)}, grad.* ${dGrad.toExponential(2)}, grad_norm ${dNorm.toExponential(2)}, clip.coef ${dCoef.toExponential(2)}`);
+    report(`${set} (${rung} kernels): loss ${dLoss.toExponential(2)}, grad.* ${dGrad.toExponential(2)}, grad_norm ${dNorm.toExponential(2)}, clip.coef ${dCoef.toExponential(2)}`);
   });
 
   it('gelu_new derivative matches gelu.dy', () => {
