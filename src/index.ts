@@ -38,6 +38,13 @@ export { taskDefaults } from './generate/task-defaults.ts';
 export type { TaskDefaults } from './generate/task-defaults.ts';
 
 // training
+export { adamwStep, createAdamWState, ADAMW_DEFAULTS } from './train/adamw.ts';
+export type { AdamWConfig, AdamWState } from './train/adamw.ts';
+export { clipGradNorm, gradNorm } from './train/clip.ts';
+export { learningRate, lrLambda, SCHEDULE_NAMES } from './train/schedule.ts';
+export type { ScheduleConfig, ScheduleName } from './train/schedule.ts';
+export { createTrainContext, disposeTrainContext, trainStep, computeGradients, lossAndGradients } from './train/step.ts';
+export type { TrainBatch, TrainContext, StepOptions, StepResult } from './train/step.ts';
 export { fineTuneOnTweets } from './train/finetune.ts';
 export type { FineTuneOptions } from './train/finetune.ts';
 export { runTraining, TRAIN_DEFAULTS } from './train/trainer.ts';
@@ -46,7 +53,8 @@ export { buildTweetDataset, readTweetsFile, formatDataTable } from './train/data
 export type { TweetDataset, UserStats } from './train/data/index.ts';
 
 // backends and the model's building blocks (for custom loops and teaching)
-export type { Backend, KVLayer } from './backend.ts';
+export type { Backend, KVLayer, TrainingBackend } from './backend.ts';
+export { isTrainingBackend } from './backend.ts';
 export { CpuBackend } from './cpu/backend.ts';
 export { createBackend, BACKEND_NAMES } from './backends.ts';
 export type { BackendName } from './backends.ts';
@@ -55,6 +63,7 @@ export { allocActivations } from './model/activations.ts';
 export type { KVCache } from './model/kvcache.ts';
 export { allocKVCache } from './model/kvcache.ts';
 export type { DeviceParams, ForwardOptions, ForwardResult } from './model/gpt2.ts';
-export { gpt2Forward, uploadParams, attentionScale } from './model/gpt2.ts';
+export { gpt2Forward, gpt2Backward, gpt2Loss, allocGrads, uploadParams, attentionScale } from './model/gpt2.ts';
+export { allocGradActivations } from './model/activations.ts';
 export { DecodeSession } from './model/session.ts';
 export { crossEntropyLoss } from './train/loss.ts';

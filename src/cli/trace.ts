@@ -71,7 +71,7 @@ export const traceCommand: Command = {
 Runs the model on the inputs (the fixture format of test/fixtures/*/inputs.json) and writes a
 safetensors file with the names, shapes and dtypes of the fixtures' expected.safetensors:
   input_ids   → logits, hidden.embeddings, hidden.block.{i}, hidden.ln_f
-  targets     → loss
+  targets     → loss, grad.<param>, grad_norm
   padded      → embed.mean, embed.last
   generation  → generate.prompt, generate.tokens, generate.logits (greedy)
 
