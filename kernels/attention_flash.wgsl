@@ -18,7 +18,8 @@
 // Dispatch: workgroups (ceil(T / BQ), B·NH). Thread i of workgroup (x, bh) owns query t = x·BQ + i.
 //           The workgroup walks key tiles [k0, k0 + BK) up to its last query, staging each tile's
 //           k, v (and mask bits) in workgroup memory for all BQ queries to share.
-// Memory:   BK · (32·HS4 + 4) bytes of workgroup storage (16.5 KiB for BK = 32, hs = 64).
+// Memory:   BK · (32·HS4 + 4) bytes of workgroup storage (16.1 KiB for BK = 32, hs = 64; the host
+//           picks the largest BK ≤ 64 that fits the device limit).
 // Bindings: all storage read_write (one GPUBuffer holds many activations; see matmul_naive.wgsl).
 
 override BQ: u32 = 32;  // queries (threads) per workgroup
