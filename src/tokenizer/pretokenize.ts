@@ -6,7 +6,7 @@
 //   2-4. ' '? then a run of one class   letters \p{L}+, numbers \p{N}+, or "other" [^\s\p{L}\p{N}]+
 //   5. \s+(?!\S)                        a whitespace run not followed by a non-space: at the end
 //                                       of the text the whole run, else the run minus its last
-//                                       character (which then prefixes the next pre-token)
+//                                       character (which then starts the next pre-token)
 //   6. \s+                              otherwise (a run of one): that one character
 //
 // Surrogate pairs are one code point; a lone surrogate counts as "other", the class of U+FFFD
