@@ -21,7 +21,7 @@ export type { ParamSpec, ParamViews, BlockViews } from './params.ts';
 export { Params, layoutParams, expectedShapes, randomParams, ALIGN } from './params.ts';
 
 // tokenizer
-export { Tokenizer, StreamDecoder } from './tokenizer/index.ts';
+export { Tokenizer, StreamDecoder, StreamEncoder } from './tokenizer/index.ts';
 export type { EncodeOptions } from './tokenizer/index.ts';
 
 // files

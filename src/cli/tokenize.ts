@@ -18,7 +18,7 @@ const FLAGS = {
   model: { type: 'string' },
 } as const;
 
-const HELP = `gpt2ts tokenize [TEXT] [--decode] [--json] [--count] [--special] [--jsonl] [--model PATH]
+const HELP = `Usage: gpt2ts tokenize [TEXT] [--decode] [--json] [--count] [--special] [--jsonl] [--model PATH]
 
 GPT-2 byte-level BPE: text to token ids, or ids back to text. TEXT is one argument (quote it);
 without it, stdin is read (streamed: any size). The text is encoded exactly as given, so a
