@@ -64,10 +64,15 @@ describeBackends('matmulForward', ({ name, be, gpu }) => {
   });
 });
 
-it('the rung picked by shape: matvec for a few rows, register blocking for many', () => {
-  expect(pickMatmulRung(1)).toBe('matvec');
-  expect(pickMatmulRung(4)).toBe('matvec');
-  expect(pickMatmulRung(8)).toBe('naive');
-  expect(pickMatmulRung(16)).toBe('regblock');
-  expect(pickMatmulRung(1024)).toBe('regblock');
+it('the rung picked by shape and device class (the fastest measured in bench/results/)', () => {
+  // a real GPU (H100): matvec only for the transposed lm-head row; regblock for wide, short-K matmuls
+  expect(pickMatmulRung(1, 768, 50257, true)).toBe('matvec');
+  expect(pickMatmulRung(1, 768, 2304, false)).toBe('tiled');
+  expect(pickMatmulRung(1024, 768, 3072, false)).toBe('regblock');
+  expect(pickMatmulRung(1024, 768, 768, false)).toBe('tiled');
+  expect(pickMatmulRung(4096, 4096, 4096, false)).toBe('tiled');
+  // a software adapter (lavapipe)
+  expect(pickMatmulRung(1, 768, 50257, true, 'software')).toBe('naive');
+  expect(pickMatmulRung(8, 768, 768, false, 'software')).toBe('naive');
+  expect(pickMatmulRung(16, 768, 768, false, 'software')).toBe('regblock');
 });

@@ -9,7 +9,7 @@ import { CpuBackend } from '../src/cpu/backend.ts';
 import { GPT2Model } from '../src/model/model.ts';
 import { DecodeSession } from '../src/model/session.ts';
 import { type Params, randomParams } from '../src/params.ts';
-import { describeBackends } from './helpers/backends.ts';
+import { describeBackends, extraWebGPU } from './helpers/backends.ts';
 import { expectClose } from './helpers/fixtures.ts';
 
 /** GPT-2 init plus non-trivial LayerNorm weights and biases, so a dropped bias shows. */
@@ -64,6 +64,20 @@ describeBackends('GPT-2 forward on WebGPU vs CPU', ({ be }) => {
       gpu.dispose();
     });
   }
+
+  it('with the rung choices of a real GPU (tiled, regblock, matvec) as well as a software adapter\'s', async () => {
+    const cfg = CONFIGS[0][1];
+    const p = params(cfg, 9);
+    const cpu = await new GPT2Model(new CpuBackend(), p).forward(ids(2, 33, cfg.vocabSize, 5));
+    for (const deviceClass of ['gpu', 'software'] as const) {
+      const g = await extraWebGPU({ deviceClass });
+      const model = new GPT2Model(g, p);
+      expectClose((await model.forward(ids(2, 33, cfg.vocabSize, 5))).logits, cpu.logits, 1e-4, 0, `${deviceClass} logits`);
+      const r = await model.generate(ids(1, 5, cfg.vocabSize, 6)[0], { doSample: false, maxNewTokens: 6, stopAtEos: false });
+      const c = await new GPT2Model(new CpuBackend(), p).generate(ids(1, 5, cfg.vocabSize, 6)[0], { doSample: false, maxNewTokens: 6, stopAtEos: false });
+      expect(r.sequences[0]).toEqual(c.sequences[0]);
+    }
+  });
 
   it('greedy generation: the same tokens as the CPU, and the device argmax path agrees', async () => {
     const cfg = CONFIGS[0][1];

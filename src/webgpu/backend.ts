@@ -10,7 +10,7 @@ import { type AcquiredDevice, type AdapterSummary, type DeviceLimits, type Devic
 import * as attn from './ops/attention.ts';
 import type { AttentionRung } from './ops/attention.ts';
 import * as layers from './ops/layers.ts';
-import { type MatmulRung, matmulForward } from './ops/matmul.ts';
+import { type DeviceClass, type MatmulRung, matmulForward } from './ops/matmul.ts';
 import { Runtime } from './runtime.ts';
 
 export type { GpuBuf, GpuIntBuf } from './buffers.ts';
@@ -25,6 +25,8 @@ export interface WebGPUBackendOptions extends DeviceOptions {
   /** cap storage bindings below the device limit (bytes), to exercise the splitting in tests */
   maxBindingBytes?: number;
   rungs?: Partial<RungChoice>;
+  /** tune the rung choice for a real GPU or a software adapter (default: from the adapter) */
+  deviceClass?: DeviceClass;
 }
 
 export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
@@ -35,6 +37,8 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
   readonly stats: GpuStats = newStats();
   /** mutable: tests and benchmarks switch rungs between calls */
   rungs: RungChoice;
+  /** what 'auto' rung choices are tuned for */
+  readonly deviceClass: DeviceClass;
   private readonly rt: Runtime;
   private disposed = false;
 
@@ -42,10 +46,11 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
     this.adapter = acquired.adapter;
     this.limits = acquired.limits;
     const a = acquired.adapter;
-    this.description = `WebGPU: ${a.description || a.device || a.vendor || 'unknown adapter'} (${a.runtime})`;
+    this.description = `WebGPU: ${a.description || a.device || a.vendor || 'unknown adapter'} (${a.runtime}${a.software ? ', software' : ''})`;
     const maxBinding = Math.min(acquired.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
     this.rt = new Runtime(acquired.device, this.stats, acquired.limits.maxBufferSize, maxBinding, acquired.timestamps);
     this.rungs = { matmul: opts.rungs?.matmul ?? 'auto', attention: opts.rungs?.attention ?? 'auto' };
+    this.deviceClass = opts.deviceClass ?? (acquired.adapter.software ? 'software' : 'gpu');
   }
 
   /** GPUBuffers alive now (the decode leak test watches this stay flat). */
@@ -128,7 +133,7 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
     layers.layernormForward(this.rt, out, mean, rstd, inp, w, b, N, C, eps);
   }
   matmulForward(out: GpuBuf, inp: GpuBuf, w: GpuBuf, bias: GpuBuf | null, M: number, K: number, N: number, transW: boolean): void {
-    matmulForward(this.rt, this.rungs.matmul, out, inp, w, bias, M, K, N, transW);
+    matmulForward(this.rt, this.rungs.matmul, this.deviceClass, out, inp, w, bias, M, K, N, transW);
   }
   attentionForward(out: GpuBuf, att: GpuBuf | null, qkv: GpuBuf, mask: GpuIntBuf | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {
     attn.attentionForward(this.rt, this.rungs.attention, out, att, qkv, mask, maskStride, B, T, C, NH, scale,

@@ -11,6 +11,8 @@ export interface AdapterSummary {
   description: string;
   /** 'dawn (node)', 'navigator.gpu' (Deno's wgpu, or a host that provides it) */
   runtime: string;
+  /** a software adapter (lavapipe / llvmpipe, SwiftShader): a CPU pretending to be a GPU */
+  software: boolean;
 }
 
 /** The limits the backend plans with (bytes unless named otherwise). */
@@ -128,6 +130,7 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
     timestamps,
     adapter: {
       vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, runtime,
+      software: (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader/i.test(info.description),
     },
     limits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,

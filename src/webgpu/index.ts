@@ -6,6 +6,6 @@ export { WebGPUUnavailableError, acquireDevice, webgpuAvailable } from './device
 export type { AdapterSummary, DeviceLimits, DeviceOptions } from './device.ts';
 export type { GpuStats } from './buffers.ts';
 export { MATMUL_RUNGS, pickMatmulRung } from './ops/matmul.ts';
-export type { MatmulRung } from './ops/matmul.ts';
+export type { DeviceClass, MatmulRung } from './ops/matmul.ts';
 export { ATTENTION_RUNGS, pickAttentionRung, flashSupports } from './ops/attention.ts';
 export type { AttentionRung } from './ops/attention.ts';

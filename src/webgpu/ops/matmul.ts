@@ -17,15 +17,23 @@ import { planMatmul } from '../split.ts';
 export type MatmulRung = 'naive' | 'tiled' | 'regblock' | 'matvec';
 export const MATMUL_RUNGS: readonly MatmulRung[] = ['naive', 'tiled', 'regblock', 'matvec'];
 
+/** What the rung choice is tuned for: a real GPU, or a software adapter running on the CPU. */
+export type DeviceClass = 'gpu' | 'software';
+
 /**
- * The rung for a shape: matvec for up to 4 rows (decode), register blocking from 16 rows (where a
- * 64-row tile is at least a quarter full), naive between. On lavapipe (bench/webgpu.ts) these were
- * the fastest at each size; the tiled rung stays on the ladder for comparison but never wins there.
+ * The rung for a shape, from the measurements in bench/results/ (webgpu-h100.json: an H100 through
+ * Dawn/Vulkan; webgpu-llvmpipe.json: lavapipe). Each rule picks the fastest rung measured there:
+ *   gpu       one row (decode): matvec for the transposed lm-head, whose rows it reads coalesced,
+ *             tiled for the Conv1D weights; many rows: regblock where N ≥ 2048 and K ≤ 1024 gives it
+ *             enough 64-thread workgroups (attn.c_attn, mlp.c_fc, the lm-head), tiled elsewhere
+ *             (N = 768, the 4096² square)
+ *   software  naive below 16 rows (no barriers, which lavapipe runs slowly), regblock from 16
+ * The tiled rung never wins on lavapipe; regblock never wins at one row anywhere.
  */
-export function pickMatmulRung(M: number): MatmulRung {
-  if (M <= 4) return 'matvec';
-  if (M >= 16) return 'regblock';
-  return 'naive';
+export function pickMatmulRung(M: number, K: number, N: number, transW: boolean, device: DeviceClass = 'gpu'): MatmulRung {
+  if (device === 'software') return M >= 16 ? 'regblock' : 'naive';
+  if (M <= 4) return transW ? 'matvec' : 'tiled';
+  return N >= 2048 && K <= 1024 ? 'regblock' : 'tiled';
 }
 
 interface RungPlan {
@@ -59,10 +67,10 @@ function rungPlan(rung: MatmulRung, transW: boolean, M: number): RungPlan {
 }
 
 /** out (M, N) = inp (M, K) · W + bias on the GPU; `rung` 'auto' picks by shape. */
-export function matmulForward(rt: Runtime, rung: MatmulRung | 'auto', out: GpuBuf, inp: GpuBuf, w: GpuBuf,
-  bias: GpuBuf | null, M: number, K: number, N: number, transW: boolean): void {
+export function matmulForward(rt: Runtime, rung: MatmulRung | 'auto', device: DeviceClass, out: GpuBuf, inp: GpuBuf,
+  w: GpuBuf, bias: GpuBuf | null, M: number, K: number, N: number, transW: boolean): void {
   if (M === 0 || N === 0) return;
-  const r = rung === 'auto' ? pickMatmulRung(M) : rung;
+  const r = rung === 'auto' ? pickMatmulRung(M, K, N, transW, device) : rung;
   if (r === 'matvec' && M > 65535) throw new Error(`internal: matvec takes at most 65535 rows, got ${M}`);
   const plan = rungPlan(r, transW, M);
   const { bufs, unstage } = rt.stageOperands([
