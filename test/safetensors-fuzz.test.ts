@@ -150,11 +150,17 @@ describe('random corruption (fast-check)', () => {
   })), { format: 'pt', note: 'fuzz' });
   const baseHeader = 8 + Number(new DataView(base.buffer).getBigUint64(0, true));
 
-  /** mutations: byte overwrites, mostly inside the length + header where they matter, and an optional cut */
-  const mutation = fc.record({
+  /** mutations: byte overwrites, mostly inside the length + header where they matter, and an optional cut;
+   * one run in ten only overwrites tensor data (a file that must still parse) */
+  const headerMutation = fc.record({
     flips: fc.array(fc.tuple(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: baseHeader - 1 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: base.length - 1 }) }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
     cut: fc.option(fc.integer({ min: 0, max: base.length }), { freq: 3 }),
   });
+  const dataMutation = fc.record({
+    flips: fc.array(fc.tuple(fc.integer({ min: baseHeader, max: base.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+    cut: fc.constant(null),
+  });
+  const mutation = fc.oneof({ weight: 9, arbitrary: headerMutation }, { weight: 1, arbitrary: dataMutation });
 
   /** parsed: every tensor readable, sizes consistent, offsets tiling the data section */
   function selfConsistent(st: SafetensorsFile, size: number): void {
@@ -191,7 +197,7 @@ describe('random corruption (fast-check)', () => {
         parsed++;
         try { selfConsistent(st, bytes.length); } finally { st.close(); }
       }
-    }), { numRuns: 1500 });
+    }), { numRuns: 1500, seed: 20261125 }); // fixed seed: the coverage counts below are reproducible
     // both outcomes must actually be exercised
     expect(parsed).toBeGreaterThan(20);
     expect(rejected).toBeGreaterThan(500);
