@@ -41,17 +41,34 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
+/**
+ * Cores the engine actually got while the pool rung ran: process CPU time / wall time. On a shared
+ * machine this shows whether the second core was free (≈ 2) or taken by others (≈ 1).
+ */
+const coresUsed: number[] = [];
 /** samples (ms) of fn over about `budget` ms, after a warm-up call; at least `least` samples */
-function sample(fn: () => void, budget: number, least = 3): number[] {
+function sample(fn: () => void, budget: number, least = 3, trackCores = false): number[] {
   fn();
   const out: number[] = [];
-  const end = performance.now() + budget;
+  const c0 = process.cpuUsage(), w0 = performance.now();
+  const end = w0 + budget;
   while (out.length < least || (performance.now() < end && out.length < 500)) {
     const t = performance.now();
     fn();
     out.push(performance.now() - t);
   }
+  if (trackCores) {
+    const c = process.cpuUsage(c0);
+    coresUsed.push((c.user + c.system) / 1000 / (performance.now() - w0));
+  }
   return out;
+}
+function loadAvg(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
 }
 async function sampleAsync(fn: () => Promise<unknown>, budget: number, least = 3): Promise<number[]> {
   await fn();
@@ -86,6 +103,7 @@ const machine = {
   node: process.version, v8: process.versions.v8, wasm: f, engine: be.description,
 };
 const date = new Date().toISOString();
+const loadStart = loadAvg();
 console.log(`gpt2ts CPU bench — ${date}\n${machine.cpu}, ${cores} cores @ ${ghz.toFixed(2)} GHz, ${machine.memGiB} GiB; Node ${machine.node} (V8 ${machine.v8})`);
 console.log(`engine: ${be.description}; f32x4 peak ≈ ${simdPeak.toFixed(0)} GFLOP/s on ${cores} cores`);
 
@@ -135,7 +153,7 @@ for (const s of shapes) {
   const tfRun = typeof tf === 'string' ? null : tfMatmul(tf, M, K, N, transW, a.slice(), w.slice(), bias?.slice() ?? null);
   // two interleaved rounds over the rungs
   for (let round = 0; round < 2; round++) {
-    add('engine', sample(() => be.matmulForward(out, a, w, bias, M, K, N, transW), minTime / 2));
+    add('engine', sample(() => be.matmulForward(out, a, w, bias, M, K, N, transW), minTime / 2, 3, true));
     if (typeof torch !== 'string') add('pytorch', (await torch.request<{ ms: number[] }>({ op: 'matmul', M, K, N, transW, minTime: minTime / 2000 })).ms);
     if (ortRun) add('ort', await sampleAsync(ortRun.run, minTime / 2));
     await pause(5); // let the pool's workers go to sleep between peers
@@ -172,7 +190,7 @@ for (const r of rows) {
 }
 
 // ---- model: forward (B=1, T=64, all logits) and decode (KV cache) on the 124M shape ----
-interface ModelResult { engineTokS?: number; engine1TokS?: number; pytorchTokS?: number }
+interface ModelResult { engineTokS?: number; engine1TokS?: number; engineBf16TokS?: number; pytorchTokS?: number }
 const model: { forward: ModelResult; decode: ModelResult; note: string } = { forward: {}, decode: {}, note: '' };
 if (!flag('--no-model')) {
   const cfg = makeConfig();
@@ -206,11 +224,12 @@ if (!flag('--no-model')) {
       },
     };
   };
-  const eng = engineRuns(be), eng1 = engineRuns(be1);
-  const fwd: number[] = [], fwd1: number[] = [], dec: number[] = [], dec1: number[] = [];
+  const beBf16 = new CpuBackend({ weights: 'bf16' });
+  const eng = engineRuns(be), eng1 = engineRuns(be1), engB = engineRuns(beBf16);
+  const fwd: number[] = [], fwd1: number[] = [], dec: number[] = [], dec1: number[] = [], decB: number[] = [];
   let torchFwd: number[] = [], torchDec: number[] = [];
   for (let round = 0; round < 2; round++) {
-    fwd.push(...sample(eng.forward, quick ? 1000 : 2500, 2));
+    fwd.push(...sample(eng.forward, quick ? 1000 : 2500, 2, true));
     dec.push(eng.decode(), eng.decode());
     if (typeof torch !== 'string') {
       torchFwd = torchFwd.concat((await torch.request<{ ms: number[] }>({ op: 'forward', T, minTime: quick ? 1 : 2 })).ms);
@@ -219,22 +238,27 @@ if (!flag('--no-model')) {
     await pause(5);
     fwd1.push(...sample(eng1.forward, quick ? 500 : 1500, 1));
     dec1.push(eng1.decode());
+    decB.push(engB.decode(), engB.decode());
   }
+  beBf16.dispose();
   model.forward = { engineTokS: T / median(fwd) * 1000, engine1TokS: T / median(fwd1) * 1000 };
-  model.decode = { engineTokS: STEPS / median(dec) * 1000, engine1TokS: STEPS / median(dec1) * 1000 };
+  model.decode = { engineTokS: STEPS / median(dec) * 1000, engine1TokS: STEPS / median(dec1) * 1000, engineBf16TokS: STEPS / median(decB) * 1000 };
   if (torchFwd.length) model.forward.pytorchTokS = T / median(torchFwd) * 1000;
   if (torchDec.length) model.decode.pytorchTokS = STEPS / median(torchDec) * 1000;
   model.note = `forward: B=1, T=${T}, logits for every position; decode: prompt ${PROMPT} (prefill untimed), ${STEPS} cached steps, last-position logits`;
   const r = (x?: number, y?: number): string => (x && y ? `${(x / y).toFixed(2)}×` : '—');
   console.log(`forward B=1 T=${T}: engine ${model.forward.engineTokS?.toFixed(1)} tok/s (1 thread ${model.forward.engine1TokS?.toFixed(1)}), PyTorch ${model.forward.pytorchTokS?.toFixed(1) ?? '—'} tok/s → ${r(model.forward.engineTokS, model.forward.pytorchTokS)}`);
-  console.log(`decode (KV cache):  engine ${model.decode.engineTokS?.toFixed(1)} tok/s (1 thread ${model.decode.engine1TokS?.toFixed(1)}), PyTorch ${model.decode.pytorchTokS?.toFixed(1) ?? '—'} tok/s → ${r(model.decode.engineTokS, model.decode.pytorchTokS)}`);
+  console.log(`decode (KV cache):  engine ${model.decode.engineTokS?.toFixed(1)} tok/s (1 thread ${model.decode.engine1TokS?.toFixed(1)}, bf16 weights ${model.decode.engineBf16TokS?.toFixed(1)}), PyTorch ${model.decode.pytorchTokS?.toFixed(1) ?? '—'} tok/s → ${r(model.decode.engineTokS, model.decode.pytorchTokS)} (bf16 ${r(model.decode.engineBf16TokS, model.decode.pytorchTokS)})`);
 }
 if (typeof torch !== 'string') torch.close();
 
 // ---- results ----
+const loadEnd = loadAvg();
+const gotCores = coresUsed.length ? median(coresUsed) : NaN;
+console.log(`\nload average at start ${loadStart}, at end ${loadEnd}; the pool rung got a median ${gotCores.toFixed(2)} cores (CPU time / wall time)`);
 mkdirSync(outDir, { recursive: true });
 const json = {
-  date, machine, pytorch: torchInfo, peers: { ort: typeof ort === 'string' ? ort : 'onnxruntime-node', tfjs: typeof tf === 'string' ? tf : 'tfjs-backend-wasm, 1 thread' },
+  date, machine, loadAverage: { start: loadStart, end: loadEnd }, engineCoresUsedMedian: gotCores, pytorch: torchInfo, peers: { ort: typeof ort === 'string' ? ort : 'onnxruntime-node', tfjs: typeof tf === 'string' ? tf : 'tfjs-backend-wasm, 1 thread' },
   rungs: RUNG_NAMES, simdPeakGflops: simdPeak,
   matmul: rows.map((r) => ({ ...r.shape, flops: r.flops, bytes: r.bytes, gflops: r.gflops, medianMs: r.ms })),
   model,
@@ -250,10 +274,11 @@ const panels: Panel[] = [{
 if (model.note) {
   panels.push({
     title: 'Random 124M-shape GPT-2: tokens/s', unit: 'tokens/s', log: true,
-    series: [{ name: RUNG_NAMES.engine, color: colors.engine }, { name: RUNG_NAMES.wasm1, color: colors.wasm1 }, { name: RUNG_NAMES.pytorch, color: colors.pytorch }],
+    series: [{ name: RUNG_NAMES.engine, color: colors.engine }, { name: RUNG_NAMES.wasm1, color: colors.wasm1 },
+      { name: 'engine wasm, bf16 weights', color: '#08519c' }, { name: RUNG_NAMES.pytorch, color: colors.pytorch }],
     rows: [
-      { label: 'forward B=1 T=64', values: [model.forward.engineTokS ?? null, model.forward.engine1TokS ?? null, model.forward.pytorchTokS ?? null] },
-      { label: 'decode (KV cache)', values: [model.decode.engineTokS ?? null, model.decode.engine1TokS ?? null, model.decode.pytorchTokS ?? null] },
+      { label: 'forward B=1 T=64', values: [model.forward.engineTokS ?? null, model.forward.engine1TokS ?? null, null, model.forward.pytorchTokS ?? null] },
+      { label: 'decode (KV cache)', values: [model.decode.engineTokS ?? null, model.decode.engine1TokS ?? null, model.decode.engineBf16TokS ?? null, model.decode.pytorchTokS ?? null] },
     ],
   });
 }

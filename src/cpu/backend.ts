@@ -24,6 +24,7 @@ import { geluForward } from './gelu.ts';
 import { layernormForward } from './layernorm.ts';
 import { matmulForwardBlocked } from './matmul-blocked.ts';
 import { WasmBackward } from './matmul-backward.ts';
+import { Bf16Weights } from './matmul-bf16.ts';
 import { WasmMatmul } from './matmul-wasm.ts';
 import { acquirePool, coreCount, releasePool, type WorkerPool } from './pool/pool.ts';
 import { residualForward } from './residual.ts';
@@ -40,6 +41,12 @@ export interface CpuBackendOptions {
   threads?: number;
   /** 'wasm': WebAssembly SIMD kernels (the default where the runtime has SIMD); 'js': plain JavaScript, one thread */
   kernels?: 'js' | 'wasm';
+  /**
+   * 'bf16': matmuls read a bfloat16 copy of the uploaded parameters (half the bytes per decoded
+   * token; weights rounded to bfloat16, activations and sums stay float32; the copy is held beside
+   * the float32 parameters). Default 'f32'. Needs the wasm kernels.
+   */
+  weights?: 'f32' | 'bf16';
 }
 
 let noticed = false;
@@ -63,6 +70,8 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
   private pool: WorkerPool | null = null;
   private readonly wasm: WasmMatmul | null = null;
   private readonly wasmBack: WasmBackward | null = null;
+  /** bfloat16 mirrors of uploaded parameters (weights: 'bf16'), else null */
+  private readonly bf16: Bf16Weights | null = null;
 
   constructor(opts: CpuBackendOptions = {}) {
     this.heap = wasmHeap();
@@ -89,11 +98,13 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
       }
       this.wasm = new WasmMatmul(this.heap, km, this.pool);
       this.wasmBack = new WasmBackward(this.heap, this.wasm);
+      if (opts.weights === 'bf16') this.bf16 = new Bf16Weights(this.heap);
     }
+    if (opts.weights === 'bf16' && !this.bf16) throw new Error('CpuBackend: weights "bf16" needs the WebAssembly kernels');
     this.kernels = kernels;
     this.threads = threads;
     this.description = kernels === 'wasm'
-      ? `CPU (WebAssembly SIMD${wasmFeatures().relaxedSimd ? ' + relaxed FMA' : ''}, ${threads} thread${threads > 1 ? 's' : ''})`
+      ? `CPU (WebAssembly SIMD${wasmFeatures().relaxedSimd ? ' + relaxed FMA' : ''}, ${threads} thread${threads > 1 ? 's' : ''}${this.bf16 ? ', bfloat16 weights' : ''})`
       : 'CPU (JavaScript, 1 thread)';
   }
 
@@ -109,11 +120,16 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
    * memory; drop the original to avoid holding the weights twice).
    */
   upload(data: Float32Array): Float32Array {
-    if (!this.wasm || !this.heap || this.heap.contains(data)) return data;
-    const copy = this.heap.allocF32(data.length);
-    if (!copy) return data; // the heap is full: the JS kernels read it where it is
-    copy.set(data);
-    return copy;
+    let buf = data;
+    if (this.wasm && this.heap && !this.heap.contains(data)) {
+      const copy = this.heap.allocF32(data.length);
+      if (copy) {
+        copy.set(data);
+        buf = copy;
+      } // else the heap is full: the JS kernels read it where it is
+    }
+    if (this.bf16 && this.heap?.contains(buf)) this.bf16.add(buf);
+    return buf;
   }
   view(buf: Float32Array, offset: number, n: number): Float32Array {
     if (offset < 0 || offset + n > buf.length) throw new RangeError(`view [${offset}, ${offset + n}) outside a buffer of ${buf.length}`);
@@ -156,7 +172,7 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
     layernormForward(out, mean, rstd, inp, w, b, N, C, eps);
   }
   matmulForward(out: Float32Array, inp: Float32Array, w: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, transW: boolean): void {
-    if (this.wasm?.forward(out, inp, w, bias, M, K, N, transW)) return;
+    if (this.wasm?.forward(out, inp, w, bias, M, K, N, transW, this.bf16 ? this.bf16.address(w) : -1)) return;
     matmulForwardBlocked(out, inp, w, bias, M, K, N, transW);
   }
   attentionForward(out: Float32Array, att: Float32Array | null, qkv: Float32Array, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {

@@ -16,7 +16,7 @@
 import type { KernelModule } from '../wasm/kernels.ts';
 import type { WasmHeap } from '../wasm/heap.ts';
 import { MAX_KC, SCRATCH_BYTES, type WorkerPool } from './pool/pool.ts';
-import { MAX_ITEMS } from './pool/protocol.ts';
+import { callKernel, KERNELS, type KernelName, MAX_ITEMS } from './pool/protocol.ts';
 
 /** below this many multiply-adds a matmul runs on the calling thread alone (waking workers costs more) */
 const PARALLEL_MIN_MACS = 1 << 17;
@@ -25,7 +25,6 @@ const ITEMS_PER_THREAD = 4;
 /** L2 budget for the A block of one row block (bytes): half of a 1 MiB L2 */
 const A_BLOCK_BYTES = 512 * 1024;
 
-export type KernelName = 'gemm_nt' | 'gemv_nt' | 'gemv_nn' | 'gemm_nnp' | 'gemm_dd';
 
 export class WasmMatmul {
   constructor(private readonly heap: WasmHeap, private readonly km: KernelModule, private readonly pool: WorkerPool | null) {}
@@ -39,9 +38,12 @@ export class WasmMatmul {
     return true;
   }
 
-  /** out = inp·W + bias on the wasm kernels; false (nothing done) when a buffer is outside the heap */
+  /**
+   * out = inp·W + bias on the wasm kernels; false (nothing done) when a buffer is outside the heap.
+   * wBf16: the byte address of W's bfloat16 copy (matmul-bf16.ts): the weights are read from it.
+   */
   forward(out: Float32Array, inp: Float32Array, w: Float32Array, bias: Float32Array | null,
-    M: number, K: number, N: number, transW: boolean): boolean {
+    M: number, K: number, N: number, transW: boolean, wBf16 = -1): boolean {
     if (!this.inHeap(out, inp, w, bias)) return false;
     if (out.length < M * N || inp.length < M * K || w.length < K * N || (bias && bias.length < N)) {
       throw new RangeError(`matmul: buffers too small for M=${M} K=${K} N=${N}`);
@@ -51,25 +53,29 @@ export class WasmMatmul {
       for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) out[m * N + n] = bias ? bias[n] : 0;
       return true;
     }
-    if (transW) this.nt(inp, w, out, bias, M, K, N, false);
-    else this.nn(inp, w, out, bias, M, K, N, false);
+    const wp = wBf16 >= 0 ? wBf16 : w.byteOffset;
+    if (transW) this.nt(inp.byteOffset, wp, out.byteOffset, bias, M, K, N, false, wBf16 >= 0);
+    else this.nn(inp.byteOffset, wp, out.byteOffset, bias, M, K, N, false, wBf16 >= 0);
     return true;
   }
 
-  /** C (M,N) = A (M,K) · W(N,K)ᵀ (+ bias), or += with accum; rows of W per item: multiples of 4 (8 for M = 1) */
-  private nt(A: Float32Array, W: Float32Array, C: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, accum: boolean): void {
-    const args = [A.byteOffset, W.byteOffset, C.byteOffset, bias ? bias.byteOffset : 0, M, K, N, rowBlock(K), accum ? 1 : 0];
-    if (M === 1) this.dispatch('gemv_nt', args, N, 8, M * K * N);
-    else this.dispatch('gemm_nt', args, N, 4, M * K * N);
+  /**
+   * C (M,N) = A (M,K) · W(N,K)ᵀ (+ bias), or += with accum; byte addresses; bf16: W is bfloat16.
+   * Rows of W per item: multiples of 4 (8 for M = 1).
+   */
+  private nt(a: number, w: number, c: number, bias: Float32Array | null, M: number, K: number, N: number, accum: boolean, bf16: boolean): void {
+    const args = [a, w, c, bias ? bias.byteOffset : 0, M, K, N, rowBlock(K), accum ? 1 : 0];
+    if (M === 1) this.dispatch(bf16 ? 'gemv_nt_bf16' : 'gemv_nt', args, N, 8, M * K * N);
+    else this.dispatch(bf16 ? 'gemm_nt_bf16' : 'gemm_nt', args, N, 4, M * K * N);
   }
 
-  /** C (M,N) = A (M,K) · W(K,N) (+ bias), or += with accum */
-  private nn(A: Float32Array, W: Float32Array, C: Float32Array, bias: Float32Array | null, M: number, K: number, N: number, accum: boolean): void {
-    const a = A.byteOffset, w = W.byteOffset, c = C.byteOffset, b = bias ? bias.byteOffset : 0;
+  /** C (M,N) = A (M,K) · W(K,N) (+ bias), or += with accum; byte addresses; bf16: W is bfloat16 */
+  private nn(a: number, w: number, c: number, bias: Float32Array | null, M: number, K: number, N: number, accum: boolean, bf16: boolean): void {
+    const b = bias ? bias.byteOffset : 0;
     // the K block must be the same for both kernels (same sums, see the header)
     const KC = K <= MAX_KC ? K : 512;
-    if (M === 1 && !accum) this.dispatch('gemv_nn', [a, w, c, b, K, N, KC], N, 16, M * K * N);
-    else this.dispatch('gemm_nnp', [a, w, c, b, M, K, N, rowBlock(KC), KC, accum ? 1 : 0], N, 16, M * K * N);
+    if (M === 1 && !accum) this.dispatch(bf16 ? 'gemv_nn_bf16' : 'gemv_nn', [a, w, c, b, K, N, KC], N, 16, M * K * N);
+    else this.dispatch(bf16 ? 'gemm_nnp_bf16' : 'gemm_nnp', [a, w, c, b, M, K, N, rowBlock(KC), KC, accum ? 1 : 0], N, 16, M * K * N);
   }
 
   /** split columns [0, N) into items aligned to `align` and run them (args as in pool/protocol.ts) */
@@ -91,14 +97,10 @@ export class WasmMatmul {
     this.pool.run(kernel, args, items);
   }
 
-  /** no pool (one thread): call the kernel directly (argument layouts as in pool/protocol.ts) */
+  /** no pool (one thread): call the kernel directly (argument layouts in pool/protocol.ts) */
   private single(kernel: KernelName, a: number[], N: number): void {
-    const k = this.km.kernels;
-    if (kernel === 'gemm_nt') k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8]);
-    else if (kernel === 'gemv_nt') k.gemv_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8]);
-    else if (kernel === 'gemv_nn') k.gemv_nn(a[0], a[1], a[2], a[3], a[4], a[5], 0, N, a[6], this.scratch().byteOffset);
-    else if (kernel === 'gemm_dd') k.gemm_dd(a[0], a[1], a[2], a[3], a[4], a[5], 0, N, a[6], a[7], a[8]);
-    else k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], 0, N, a[7], a[8], this.scratch().byteOffset, a[9]);
+    const f = this.km.kernels[kernel] as (...x: number[]) => void;
+    callKernel(f, KERNELS[kernel].layout, a, 0, 0, N, this.scratch().byteOffset);
   }
 
   private scratchBuf: Float32Array | null = null;

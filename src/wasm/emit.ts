@@ -155,6 +155,7 @@ export class Code {
   f64x2_relaxed_madd(): this { return this.s(0x107); }
   f32x4_extract_lane(lane: number): this { this.s(0x1f); this.bytes.push(lane); return this; }
   i32x4_shl(): this { return this.s(0xab); }
+  i32x4_replace_lane(lane: number): this { this.s(0x1c); this.bytes.push(lane); return this; }
   i32x4_extend_low_i16x8_u(): this { return this.s(0xa9); }
   i32x4_extend_high_i16x8_u(): this { return this.s(0xaa); }
   f32x4_add(): this { return this.s(0xe4); }

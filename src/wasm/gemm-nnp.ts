@@ -16,11 +16,13 @@
 // Columns past N in the last group are computed from whatever follows the row (never stored).
 
 import { Code, I32, Locals, type ModuleBuilder, V128 } from './emit.ts';
-import { hsum4, madd, storeLanes } from './simd.ts';
+import { hsum4, loadW1, loadW4, madd, storeLanes } from './simd.ts';
 
 export interface NNPShape {
   MR: number;
   fma: boolean;
+  /** W stored as bfloat16: `pack` widens it into the float32 panel, the tiles are unchanged */
+  bf16?: boolean;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface NNPShape {
  * panel j at p + j·ps. One pass over the rows: each row's 16·np bytes are read once (one cache
  * line for np = 4), which keeps TLB and cache-line traffic at one touch per row. ldw, ps in bytes.
  */
-function packFn(): { locals: Locals; code: Code } {
+function packFn(bf16: boolean): { locals: Locals; code: Code } {
   const L = new Locals([['w', I32], ['ldw', I32], ['K', I32], ['p', I32], ['np', I32], ['ps', I32]]);
   const g = (n: string): number => L.get(n);
   const c = new Code();
@@ -54,7 +56,14 @@ function packFn(): { locals: Locals; code: Code } {
   c.local_get(g('w')).local_set(wr[0]);
   for (let i = 1; i < 4; i++) c.local_get(wr[i - 1]).local_get(g('ldw')).i32_add().local_set(wr[i]);
   panels(() => {
-    for (let i = 0; i < 4; i++) c.local_get(wr[i]).local_get(off).i32_add().v128_load().local_set(r[i]);
+    // off counts float32 bytes (16 per panel); bfloat16 rows advance half as far
+    for (let i = 0; i < 4; i++) {
+      c.local_get(wr[i]).local_get(off);
+      if (bf16) c.i32_const(1).i32_shr_u();
+      c.i32_add();
+      loadW4(c, bf16, 0);
+      c.local_set(r[i]);
+    }
     // t0 = [r0_0, r1_0, r0_1, r1_1], t1 = [r0_2, r1_2, r0_3, r1_3], t2, t3 the same for r2, r3
     c.local_get(r[0]).local_get(r[1]).f32x4_shuffle(0, 4, 1, 5).local_set(t[0]);
     c.local_get(r[0]).local_get(r[1]).f32x4_shuffle(2, 6, 3, 7).local_set(t[1]);
@@ -75,7 +84,15 @@ function packFn(): { locals: Locals; code: Code } {
   c.block().loop();
   c.local_get(q).i32_eqz().br_if(1);
   panels(() => {
-    for (let i = 0; i < 4; i++) c.local_get(pj).local_get(g('w')).local_get(off).i32_add().v128_load32_zero(4 * i).v128_store(16 * i);
+    for (let i = 0; i < 4; i++) {
+      c.local_get(pj);
+      loadW1(c, bf16, 4 * i, () => {
+        c.local_get(g('w')).local_get(off);
+        if (bf16) c.i32_const(1).i32_shr_u();
+        c.i32_add();
+      });
+      c.v128_store(16 * i);
+    }
   });
   c.local_get(g('w')).local_get(g('ldw')).i32_add().local_set(g('w'));
   c.local_get(g('p')).i32_const(64).i32_add().local_set(g('p'));
@@ -145,7 +162,8 @@ function tile(s: NNPShape, mr: number, lanes: number): { locals: Locals; code: C
  * (C += A·W, the backward pass; bias is then ignored). Returns the tiles in slot order.
  */
 export function addGemmNNP(mb: ModuleBuilder, s: NNPShape, name: string, base: number): number[] {
-  const pk = packFn();
+  const pk = packFn(s.bf16 === true);
+  const wShift = s.bf16 ? 1 : 2; // log2 of W's element size
   const pack = mb.declare(`${name}_pack`, pk.locals.params, [], false);
   mb.define(pack, pk.locals.locals, pk.code);
   const tileType = mb.typeIndex([I32, I32, I32, I32, I32, I32, I32, I32], []);
@@ -213,9 +231,9 @@ export function addGemmNNP(mb: ModuleBuilder, s: NNPShape, name: string, base: n
   // np = min(4, ⌈(n1 - n)/4⌉)
   c.i32_const(4).local_get(g('n1')).local_get(n).i32_sub().i32_const(3).i32_add().i32_const(2).i32_shr_u().local_tee(np)
     .i32_const(4).local_get(np).i32_lt_s().select().local_set(np);
-  // pack(w + 4·(kc0·N + n), 4N, kl, P, np, ps)
-  c.local_get(g('w')).local_get(kc0).local_get(g('N')).i32_mul().local_get(n).i32_add().i32_const(2).i32_shl().i32_add()
-    .local_get(g('N')).i32_const(2).i32_shl().local_get(kl).local_get(g('P')).local_get(np).local_get(ps).call(pack);
+  // pack(w + esize·(kc0·N + n), esize·N, kl, P, np, ps)
+  c.local_get(g('w')).local_get(kc0).local_get(g('N')).i32_mul().local_get(n).i32_add().i32_const(wShift).i32_shl().i32_add()
+    .local_get(g('N')).i32_const(wShift).i32_shl().local_get(kl).local_get(g('P')).local_get(np).local_get(ps).call(pack);
   c.local_get(mc0).local_set(m);
   // a full group: MR-row tiles against the 4 panels, direct calls
   c.local_get(n).i32_const(16).i32_add().local_get(g('n1')).i32_le_s().if_();

@@ -12,7 +12,7 @@
 // Edges: fewer rows (M % MR) or W rows (N % NR) are variants called through the function table.
 
 import { Code, I32, Locals, type ModuleBuilder, V128 } from './emit.ts';
-import { hsum4, madd, storeLanes } from './simd.ts';
+import { hsum4, loadW1, loadW4, madd, storeLanes } from './simd.ts';
 
 export interface NTShape {
   MR: number;
@@ -21,6 +21,8 @@ export interface NTShape {
   /** vector (4 k) unroll of the inner loop */
   U: number;
   fma: boolean;
+  /** W stored as bfloat16 (half the bytes; widened in registers), A and C stay float32 */
+  bf16?: boolean;
 }
 
 function ntSlot(s: NTShape, mr: number, nr: number): number {
@@ -31,6 +33,7 @@ function ntSlot(s: NTShape, mr: number, nr: number): number {
 function ntTile(s: NTShape, mr: number, nr: number): { locals: Locals; code: Code } {
   const L = new Locals([['a', I32], ['w', I32], ['c', I32], ['bias', I32], ['K', I32], ['lda', I32], ['ldw', I32], ['ldc', I32], ['accum', I32]]);
   const c = new Code();
+  const bf16 = s.bf16 === true;
   const pa = Array.from({ length: mr }, (_, r) => (r === 0 ? L.get('a') : L.add(`pa${r}`, I32)));
   const pw = Array.from({ length: nr }, (_, j) => (j === 0 ? L.get('w') : L.add(`pw${j}`, I32)));
   const kk = L.add('kk', I32);
@@ -53,9 +56,12 @@ function ntTile(s: NTShape, mr: number, nr: number): { locals: Locals; code: Cod
       c.local_set(av[r]);
     }
     for (let j = 0; j < nr; j++) {
-      c.local_get(pw[j]);
-      if (width === 4) c.v128_load(off);
-      else c.v128_load32_zero(off);
+      if (width === 4) {
+        c.local_get(pw[j]);
+        loadW4(c, bf16, off);
+      } else {
+        loadW1(c, bf16, off, () => c.local_get(pw[j]));
+      }
       c.local_set(wv);
       for (let r = 0; r < mr; r++) madd(c, s.fma, () => c.local_get(av[r]), () => c.local_get(wv), acc[r][j]);
     }
@@ -66,7 +72,8 @@ function ntTile(s: NTShape, mr: number, nr: number): { locals: Locals; code: Cod
     c.block().loop();
     c.local_get(kk).i32_eqz().br_if(1);
     body();
-    for (const p of [...pa, ...pw]) c.local_get(p).i32_const(advance).i32_add().local_set(p);
+    for (const p of pa) c.local_get(p).i32_const(advance).i32_add().local_set(p);
+    for (const p of pw) c.local_get(p).i32_const(bf16 ? advance / 2 : advance).i32_add().local_set(p);
     c.local_get(kk).i32_const(1).i32_sub().local_set(kk);
     c.br(0).end().end();
   };
@@ -120,15 +127,16 @@ export function addGemmNT(mb: ModuleBuilder, s: NTShape, name: string, base: num
   const mc0 = L.add('mc0', I32), me = L.add('me', I32), n = L.add('n', I32), m = L.add('m', I32);
   const rem = L.add('rem', I32), nr = L.add('nr', I32);
   const c = new Code();
+  const wShift = s.bf16 ? 1 : 2; // log2 of W's element size
   const args = (): void => {
     c.local_get(g('a')).local_get(m).local_get(g('K')).i32_mul().i32_const(2).i32_shl().i32_add();
-    c.local_get(g('w')).local_get(n).local_get(g('K')).i32_mul().i32_const(2).i32_shl().i32_add();
+    c.local_get(g('w')).local_get(n).local_get(g('K')).i32_mul().i32_const(wShift).i32_shl().i32_add();
     c.local_get(g('c')).local_get(m).local_get(g('N')).i32_mul().local_get(n).i32_add().i32_const(2).i32_shl().i32_add();
     // bias ? bias + 4n : 0
     c.local_get(g('bias')).local_get(n).i32_const(2).i32_shl().i32_add().i32_const(0).local_get(g('bias')).select();
     c.local_get(g('K'));
     c.local_get(g('K')).i32_const(2).i32_shl();
-    c.local_get(g('K')).i32_const(2).i32_shl();
+    c.local_get(g('K')).i32_const(wShift).i32_shl();
     c.local_get(g('N')).i32_const(2).i32_shl();
     c.local_get(g('accum'));
   };

@@ -41,12 +41,25 @@ export function buildKernelModule(o: KernelOptions): Uint8Array {
   const ntv = addGemmNT(mb, { MR: 1, NR: 8, U: 1, fma: o.fma }, 'gemv_nt', nt.length + nnp.length);
   // the backward's float64 GEMM (gemm-dd.ts)
   const dd = addGemmDD(mb, { MR: 2, NR: 4, fma: o.fma }, 'gemm_dd', nt.length + nnp.length + ntv.length);
-  mb.setTable([...nt, ...nnp, ...ntv, ...dd]);
+  // the same forward kernels reading bfloat16 weights (CpuBackend({ weights: 'bf16' }))
+  let base = nt.length + nnp.length + ntv.length + dd.length;
+  const ntB = addGemmNT(mb, { ...o.nt, fma: o.fma, bf16: true }, 'gemm_nt_bf16', base);
+  base += ntB.length;
+  const nnpB = addGemmNNP(mb, { ...o.nnp, fma: o.fma, bf16: true }, 'gemm_nnp_bf16', base);
+  base += nnpB.length;
+  const ntvB = addGemmNT(mb, { MR: 1, NR: 8, U: 1, fma: o.fma, bf16: true }, 'gemv_nt_bf16', base);
+  addGemvNN(mb, o.fma, 'gemv_nn_bf16', true);
+  mb.setTable([...nt, ...nnp, ...ntv, ...dd, ...ntB, ...nnpB, ...ntvB]);
   return mb.emit({ min: 1, max: MAX_PAGES, shared: o.shared });
 }
 
 /** The exported kernels (pointers are byte offsets into the heap; see each generator's header). */
+/** the bfloat16-weight kernels have the same signatures as their float32 twins */
 export interface Kernels {
+  gemm_nt_bf16: Kernels['gemm_nt'];
+  gemv_nt_bf16: Kernels['gemv_nt'];
+  gemm_nnp_bf16: Kernels['gemm_nnp'];
+  gemv_nn_bf16: Kernels['gemv_nn'];
   gemm_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, accum: number): void;
   gemv_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, accum: number): void;
   gemm_nnp(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, KC: number, P: number, accum: number): void;

@@ -46,3 +46,28 @@ export function storeLanes(c: Code, ptr: number, v: number, offset: number, lane
   }
   for (let l = 0; l < lanes; l++) c.local_get(ptr).local_get(v).f32x4_extract_lane(l).f32_store(offset + 4 * l);
 }
+
+/**
+ * Push 4 weights as f32x4 from the address on the stack + `offF32` (an offset counted in float32
+ * bytes): float32 weights load 16 bytes; bfloat16 weights load 4 × u16 (8 bytes, at half the
+ * offset), widened and shifted into the high half of each float32 (bf16 → f32 is exact).
+ */
+export function loadW4(c: Code, bf16: boolean, offF32: number): void {
+  if (!bf16) {
+    c.v128_load(offF32);
+    return;
+  }
+  c.v128_load16x4_u(offF32 / 2).i32_const(16).i32x4_shl();
+}
+
+/** Push [w, 0, 0, 0] (one weight in lane 0) from the address on the stack + offF32 (float32 bytes). */
+export function loadW1(c: Code, bf16: boolean, offF32: number, addr: () => void): void {
+  if (!bf16) {
+    addr();
+    c.v128_load32_zero(offF32);
+    return;
+  }
+  c.v128_const_zero();
+  addr();
+  c.i32_load16_u(offF32 / 2).i32_const(16).i32_shl().i32x4_replace_lane(0);
+}

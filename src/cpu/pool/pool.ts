@@ -3,7 +3,7 @@
 // when every item is done, so `run` is synchronous like the rest of the CPU backend.
 //
 // Workers start once (node:worker_threads, in Node and in Deno), are unref'd so they never keep
-// the process alive, spin ~50 µs between jobs (a forward pass posts them back to back) and then
+// the process alive, spin ~0.3 ms between jobs (a forward pass posts them back to back) and then
 // sleep on Atomics.wait. One pool per process and thread count, shared by every CpuBackend and
 // terminated when the last backend using it is disposed.
 
@@ -11,7 +11,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { KernelModule } from '../../wasm/kernels.ts';
 import type { WasmHeap } from '../../wasm/heap.ts';
-import { ARGS, CTL_INTS, ERR, GEN, ITEMS, KERNEL, KERNEL_IDS, type KernelName, MAX_ITEMS, NARGS, NEXT, NITEMS, QUIT, REM } from './protocol.ts';
+import { ARGS, CTL_INTS, ERR, GEN, ITEMS, KERNEL, KERNELS, type KernelName, MAX_ITEMS, NARGS, NEXT, NITEMS, QUIT, REM, callKernel } from './protocol.ts';
 import { workerSource } from './worker-source.ts';
 
 /**
@@ -51,7 +51,7 @@ export class WorkerPool {
   /** jobs run across threads / on the calling thread alone because of the contention guard */
   readonly stats = { parallel: 0, serialBackoff: 0, workedMs: 0, waitedMs: 0 };
 
-  constructor(heap: WasmHeap, km: KernelModule, threads: number, spinMs = 0.05) {
+  constructor(heap: WasmHeap, km: KernelModule, threads: number, spinMs = 0.3) {
     const ctlBuf = heap.allocF32(CTL_INTS);
     if (!ctlBuf) throw new Error('gpt2ts: no room in the wasm heap for the worker pool');
     this.km = km;
@@ -101,7 +101,7 @@ export class WorkerPool {
     this.stats.parallel++;
     const t0 = performance.now();
     const ctl = this.ctl;
-    ctl[KERNEL] = KERNEL_IDS[kernel];
+    ctl[KERNEL] = KERNELS[kernel].id;
     for (let i = 0; i < args.length; i++) ctl[ARGS + i] = args[i];
     for (let i = 0; i < items.length; i++) {
       ctl[ITEMS + 2 * i] = items[i][0];
@@ -158,14 +158,8 @@ export class WorkerPool {
 
   /** the kernel call on this thread, with this thread's scratch */
   private call(kernel: KernelName, a: readonly number[], n0: number, n1: number): void {
-    const k = this.km.kernels;
-    switch (kernel) {
-      case 'gemm_nnp': k.gemm_nnp(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8], this.mainScratch.byteOffset, a[9]); break;
-      case 'gemm_nt': k.gemm_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8]); break;
-      case 'gemv_nt': k.gemv_nt(a[0], a[1], a[2], a[3], a[4], a[5], a[6], n0, n1, a[7], a[8]); break;
-      case 'gemm_dd': k.gemm_dd(a[0], a[1], a[2], a[3], a[4], a[5], n0, n1, a[6], a[7], a[8]); break;
-      case 'gemv_nn': k.gemv_nn(a[0], a[1], a[2], a[3], a[4], a[5], n0, n1, a[6], this.mainScratch.byteOffset); break;
-    }
+    const f = this.km.kernels[kernel] as (...x: number[]) => void;
+    callKernel(f, KERNELS[kernel].layout, a, 0, n0, n1, this.mainScratch.byteOffset);
   }
 
   /** Stop the workers (they finish the job they are in; there is none between runs). */

@@ -25,20 +25,36 @@ export const MAX_ITEMS = 512;
 export const CTL_INTS = ITEMS + 2 * MAX_ITEMS;
 
 /**
- * Kernel ids and how a worker calls them: the job's ARGS, with the item's (n0, n1) and, for the
- * packed GEMM and the GEMV, the thread's own scratch pointer spliced in (see worker-source.ts).
+ * How a kernel is called: the job's ARGS with the item's (n0, n1) and, where the kernel needs it,
+ * the calling thread's own scratch pointer S spliced in:
+ *   nnp   f(a, w, c, bias, M, K, N, n0, n1, MC, KC, S, accum)   ARGS: a w c bias M K N MC KC accum
+ *   nt    f(a, w, c, bias, M, K, N, n0, n1, MC, accum)          ARGS: a w c bias M K N MC accum
+ *   gemv  f(x, w, y, bias, K, N, n0, n1, KC, S)                 ARGS: x w y bias K N KC
+ *   dd    f(a, b, c, I, K, J, n0, n1, IC, ldc, mode)            ARGS: a b c I K J IC ldc mode
  */
-export const KERNEL_IDS = {
-  /** gemm_nnp(a, w, c, bias, M, K, N, n0, n1, MC, KC, P, accum) — ARGS: a w c bias M K N MC KC accum */
-  gemm_nnp: 0,
-  /** gemm_nt(a, w, c, bias, M, K, N, n0, n1, MC, accum) — ARGS: a w c bias M K N MC accum */
-  gemm_nt: 1,
-  /** gemv_nn(x, w, y, bias, K, N, n0, n1, KC, S) — ARGS: x w y bias K N KC */
-  gemv_nn: 2,
-  /** gemv_nt(a, w, c, bias, 1, K, N, n0, n1, MC, accum) — ARGS: a w c bias 1 K N MC accum */
-  gemv_nt: 3,
-  /** gemm_dd(a, b, c, I, K, J, j0, j1, IC, ldc, mode) — ARGS: a b c I K J IC ldc mode */
-  gemm_dd: 4,
-} as const;
+export type Layout = 'nnp' | 'nt' | 'gemv' | 'dd';
 
-export type KernelName = keyof typeof KERNEL_IDS;
+/** Kernel ids (the KERNEL word) → export name and layout; the bf16 twins read bfloat16 weights. */
+export const KERNELS = {
+  gemm_nnp: { id: 0, layout: 'nnp' },
+  gemm_nt: { id: 1, layout: 'nt' },
+  gemv_nn: { id: 2, layout: 'gemv' },
+  gemv_nt: { id: 3, layout: 'nt' },
+  gemm_dd: { id: 4, layout: 'dd' },
+  gemm_nnp_bf16: { id: 5, layout: 'nnp' },
+  gemm_nt_bf16: { id: 6, layout: 'nt' },
+  gemv_nn_bf16: { id: 7, layout: 'gemv' },
+  gemv_nt_bf16: { id: 8, layout: 'nt' },
+} as const satisfies Record<string, { id: number; layout: Layout }>;
+
+export type KernelName = keyof typeof KERNELS;
+
+/** Call kernel `f` with a job's args for columns [n0, n1) and this thread's scratch (the one place the layouts are spelled out). */
+export function callKernel(f: (...x: number[]) => void, layout: Layout, a: ArrayLike<number>, o: number, n0: number, n1: number, S: number): void {
+  switch (layout) {
+    case 'nnp': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], n0, n1, a[o + 7], a[o + 8], S, a[o + 9]); break;
+    case 'nt': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], n0, n1, a[o + 7], a[o + 8]); break;
+    case 'gemv': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], n0, n1, a[o + 6], S); break;
+    case 'dd': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], n0, n1, a[o + 6], a[o + 7], a[o + 8]); break;
+  }
+}
