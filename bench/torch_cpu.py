@@ -102,9 +102,14 @@ def main():
         req = json.loads(line)
         op = req['op']
         if op == 'info':
+            torch.ones(2, 2) @ torch.ones(2, 2)  # make sure BLAS is loaded before looking
             cfg = torch.__config__.show()
             blas = next((p.split('=')[1] for p in cfg.replace(',', ' ').split() if p.startswith('BLAS_INFO=')), '?')
-            out = dict(torch=torch.__version__, threads=torch.get_num_threads(), blas=blas)
+            # the BLAS actually loaded (Debian's torch is built against the generic libblas.so.3,
+            # which the alternatives system points at the reference BLAS or OpenBLAS)
+            with open('/proc/self/maps') as f:
+                libs = sorted({l.split()[-1].split('/')[-1] for l in f if 'blas' in l.lower() and '/' in l})
+            out = dict(torch=torch.__version__, threads=torch.get_num_threads(), blas=blas, blasLoaded=libs)
         elif op == 'matmul':
             M, K, N = req['M'], req['K'], req['N']
             g = torch.Generator().manual_seed(1)

@@ -78,7 +78,12 @@ export class WasmMatmul {
     else this.dispatch(bf16 ? 'gemm_nnp_bf16' : 'gemm_nnp', [a, w, c, b, M, K, N, rowBlock(KC), KC, accum ? 1 : 0], N, 16, M * K * N);
   }
 
-  /** split columns [0, N) into items aligned to `align` and run them (args as in pool/protocol.ts) */
+  /**
+   * Split columns [0, N) into items aligned to `align` and run them (args as in pool/protocol.ts),
+   * across the pool or on this thread alone, whichever has been faster for this job's shape
+   * (see Chooser: on a shared machine the other cores may be busy, and a fork-join job then waits
+   * for a descheduled worker).
+   */
   dispatch(kernel: KernelName, args: number[], N: number, align: number, macs: number): void {
     const T = this.threads;
     if (!this.pool) {
@@ -89,13 +94,23 @@ export class WasmMatmul {
       this.pool.run(kernel, args, [[0, N]]); // one item: runs here, no worker is woken
       return;
     }
-    const groups = Math.ceil(N / align);
-    const nItems = Math.min(MAX_ITEMS, groups, T * ITEMS_PER_THREAD);
-    const per = Math.ceil(groups / nItems);
-    const items: [number, number][] = [];
-    for (let g = 0; g < groups; g += per) items.push([g * align, Math.min(N, (g + per) * align)]);
-    this.pool.run(kernel, args, items);
+    const key = `${kernel}:${args.join(',')}:${N}`;
+    const parallel = this.chooser.pick(key);
+    const t0 = performance.now();
+    if (!parallel) {
+      this.pool.run(kernel, args, [[0, N]]);
+    } else {
+      const groups = Math.ceil(N / align);
+      const nItems = Math.min(MAX_ITEMS, groups, T * ITEMS_PER_THREAD);
+      const per = Math.ceil(groups / nItems);
+      const items: [number, number][] = [];
+      for (let g = 0; g < groups; g += per) items.push([g * align, Math.min(N, (g + per) * align)]);
+      this.pool.run(kernel, args, items);
+    }
+    this.chooser.record(key, parallel, performance.now() - t0);
   }
+
+  private readonly chooser = new Chooser();
 
   /** no pool (one thread): call the kernel directly (argument layouts in pool/protocol.ts) */
   private single(kernel: KernelName, a: number[], N: number): void {
@@ -108,6 +123,41 @@ export class WasmMatmul {
     this.scratchBuf ??= this.heap.allocF32(SCRATCH_BYTES / 4);
     if (!this.scratchBuf) throw new Error('gpt2ts: no room in the wasm heap for matmul scratch');
     return this.scratchBuf;
+  }
+}
+
+/**
+ * Serial or parallel, per job shape: a moving average of the time of each mode; the faster one
+ * runs, and every EXPLORE-th job of a shape runs the other one to keep its average current (the
+ * load of a shared machine changes). Shapes repeat (a model runs the same dozen matmuls), so this
+ * settles within a few forward passes.
+ */
+class Chooser {
+  private readonly stats = new Map<string, { par: number; ser: number; n: number }>();
+  private static readonly EXPLORE = 16;
+  private static readonly ALPHA = 0.25;
+
+  pick(key: string): boolean {
+    let s = this.stats.get(key);
+    if (!s) {
+      if (this.stats.size > 4096) this.stats.clear(); // bounded: shapes of a few models
+      s = { par: NaN, ser: NaN, n: 0 };
+      this.stats.set(key, s);
+    }
+    s.n++;
+    if (Number.isNaN(s.par)) return true;
+    if (Number.isNaN(s.ser)) return false;
+    const best = s.par <= s.ser;
+    return s.n % Chooser.EXPLORE === 0 ? !best : best;
+  }
+
+  record(key: string, parallel: boolean, ms: number): void {
+    const s = this.stats.get(key);
+    if (!s) return;
+    const old = parallel ? s.par : s.ser;
+    const v = Number.isNaN(old) ? ms : old + Chooser.ALPHA * (ms - old);
+    if (parallel) s.par = v;
+    else s.ser = v;
   }
 }
 
