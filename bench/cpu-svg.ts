@@ -20,8 +20,30 @@ const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixe
 
 const W = 900, LABEL = 190, RIGHT = 70, BAR = 9, GAP = 8, TITLE = 44;
 
+/** legend entries laid out left to right, wrapping at the right edge: [x, row] per series */
+function legend(p: Panel): [number, number][] {
+  const out: [number, number][] = [];
+  let x = LABEL, row = 0;
+  for (const s of p.series) {
+    const w = 24 + s.name.length * 6.2;
+    if (x > LABEL && x + w > W - 10) {
+      x = LABEL;
+      row++;
+    }
+    out.push([x, row]);
+    x += w;
+  }
+  return out;
+}
+
+/** title + legend rows */
+function headHeight(p: Panel): number {
+  const rows = Math.max(1, ...legend(p).map(([, r]) => r + 1));
+  return TITLE + 14 * (rows - 1);
+}
+
 function panelHeight(p: Panel): number {
-  return TITLE + p.rows.length * (p.series.length * BAR + GAP) + 30;
+  return headHeight(p) + p.rows.length * (p.series.length * BAR + GAP) + 30;
 }
 
 function panel(p: Panel, y0: number): string[] {
@@ -34,14 +56,12 @@ function panel(p: Panel, y0: number): string[] {
   const plotW = W - LABEL - RIGHT;
   const x = (v: number): number => LABEL + (p.log ? ((Math.log10(Math.max(v, 10 ** lo)) - lo) / (hi - lo)) * plotW : (v / hi) * plotW);
   out.push(`<text x="${LABEL}" y="${y0 + 18}" font-size="14" font-weight="bold">${esc(p.title)}</text>`);
-  // legend
-  let lx = LABEL;
-  for (const s of p.series) {
-    out.push(`<rect x="${lx}" y="${y0 + 26}" width="10" height="10" fill="${s.color}"/>`);
-    out.push(`<text x="${lx + 14}" y="${y0 + 35}" font-size="11">${esc(s.name)}</text>`);
-    lx += 24 + s.name.length * 6.2;
-  }
-  const top = y0 + TITLE;
+  legend(p).forEach(([lx, row], i) => {
+    const ly = y0 + 26 + 14 * row;
+    out.push(`<rect x="${lx.toFixed(1)}" y="${ly}" width="10" height="10" fill="${p.series[i].color}"/>`);
+    out.push(`<text x="${(lx + 14).toFixed(1)}" y="${ly + 9}" font-size="11">${esc(p.series[i].name)}</text>`);
+  });
+  const top = y0 + headHeight(p);
   const bottom = y0 + panelHeight(p) - 30;
   // grid
   const ticks: number[] = [];

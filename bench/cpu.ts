@@ -3,7 +3,8 @@
 // Every peer is timed in the same run, interleaved shape by shape (the machine is shared and noisy:
 // read the ratios, not the absolute numbers). Writes bench/results/cpu.json and cpu.svg.
 //
-//   npx tsx bench/cpu.ts [--quick] [--no-torch] [--no-peers] [--no-model] [--min-time S] [--out DIR]
+//   npx tsx bench/cpu.ts [--quick] [--no-torch] [--no-peers] [--no-model] [--min-time S] [--out DIR] [--name cpu]
+//   npx deno run -A --no-check bench/cpu.ts --name cpu-deno      (Deno: relaxed-SIMD FMA)
 //
 // Rungs: naive JS (the reference), blocked JS (1 thread), wasm SIMD on 1 thread, wasm SIMD on the
 // pool (the default CpuBackend); peers: PyTorch eager (2 threads), onnxruntime-node (MLAS, 2
@@ -35,6 +36,7 @@ const opt = (f: string, d: string): string => {
 const quick = flag('--quick');
 const minTime = Number(opt('--min-time', quick ? '0.25' : '0.6')) * 1000; // ms per rung per shape
 const outDir = opt('--out', fileURLToPath(new URL('./results/', import.meta.url)));
+const outName = opt('--name', 'cpu'); // files <name>.json and <name>.svg
 
 // ---- timing ----
 function median(xs: number[]): number {
@@ -100,6 +102,7 @@ const f = wasmFeatures();
 const simdPeak = cores * 16 * ghz;
 const machine = {
   cpu: cpus()[0]?.model ?? '?', cores, ghz, memGiB: Math.round(totalmem() / 2 ** 30),
+  runtime: typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined' ? 'deno' : 'node',
   node: process.version, v8: process.versions.v8, wasm: f, engine: be.description,
 };
 const date = new Date().toISOString();
@@ -263,7 +266,7 @@ const json = {
   matmul: rows.map((r) => ({ ...r.shape, flops: r.flops, bytes: r.bytes, gflops: r.gflops, medianMs: r.ms })),
   model,
 };
-writeFileSync(join(outDir, 'cpu.json'), JSON.stringify(json, null, 1) + '\n');
+writeFileSync(join(outDir, `${outName}.json`), JSON.stringify(json, null, 1) + '\n');
 const colors: Record<Rung, string> = { engine: '#1f77b4', wasm1: '#6baed6', blockedJS: '#9ecae1', naiveJS: '#c6dbef', pytorch: '#d62728', ort: '#ff7f0e', tfjs1: '#2ca02c' };
 const shown: Rung[] = ['engine', 'wasm1', 'pytorch', 'ort', 'tfjs1', 'blockedJS', 'naiveJS'];
 const panels: Panel[] = [{
@@ -282,7 +285,7 @@ if (model.note) {
     ],
   });
 }
-writeFileSync(join(outDir, 'cpu.svg'), svgChart(panels, `${date} · ${machine.cpu}, ${cores} cores · Node ${machine.node} · ${be.description} · PyTorch ${JSON.stringify(torchInfo)}`));
-console.log(`\nwrote ${join(outDir, 'cpu.json')} and cpu.svg`);
+writeFileSync(join(outDir, `${outName}.svg`), svgChart(panels, `${date} · ${machine.cpu}, ${cores} cores · ${machine.runtime} ${machine.node} · ${be.description} · PyTorch ${JSON.stringify(torchInfo)} · load ${loadStart} → ${loadEnd}`));
+console.log(`\nwrote ${join(outDir, `${outName}.json`)} and ${outName}.svg`);
 be.dispose();
 be1.dispose();
