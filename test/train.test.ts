@@ -1,17 +1,19 @@
 // The fine-tuner end to end: a Hugging Face folder with card and loss curve; bit-exact resume after
 // a killed process and after Ctrl-C; a clear stop on a non-finite loss; bad inputs.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeConfig } from '../src/config.ts';
+import { CpuBackend } from '../src/cpu/backend.ts';
 import { loadModelFiles } from '../src/io/model.ts';
+import { GPT2Model } from '../src/model/model.ts';
 import { Params, randomParams } from '../src/params.ts';
 import { TRAIN_DEFAULTS, blockOrder, runTraining } from '../src/train/trainer.ts';
 import { repoRoot, runCli } from './helpers/cli.ts';
-import { fixtureDir } from './helpers/fixtures.ts';
+import { expectClose, fixtureDir } from './helpers/fixtures.ts';
 import { writeRandomModel } from './helpers/models.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'gpt2ts-train-'));
@@ -62,6 +64,22 @@ describe('gpt2ts train', () => {
     expect(loadModelFiles(out).params.count).toBe(loadModelFiles(base).params.count);
     const g = await runCli(['generate', 'My dream is', '--model', out, '--max-new-tokens', '5', '--seed', '1']);
     expect(g.code).toBe(0);
+    // the folder loads in the PyTorch oracle's reader and gives our logits (float64 reference)
+    const ids = [[50256, 3666, 4320, 318, 257, 1332]];
+    const ours = (await new GPT2Model(new CpuBackend(), loadModelFiles(out).params).forward(ids)).logits;
+    const bin = join(tmp, 'oracle-logits.bin');
+    const py = spawnSync('/usr/bin/python3', ['-c', `
+import json, sys, torch
+sys.path.insert(0, ${JSON.stringify(join(repoRoot, 'test/oracle'))})
+from gpt2_reference import read_safetensors, forward
+t, _, _ = read_safetensors(${JSON.stringify(join(out, 'model.safetensors'))})
+cfg = json.load(open(${JSON.stringify(join(out, 'config.json'))}))
+p = {k: torch.from_numpy(v).double() for k, v in t.items()}
+forward(p, cfg, torch.tensor(${JSON.stringify(ids)}))['logits'].float().numpy().astype('<f4').tofile(${JSON.stringify(bin)})
+`], { encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    const ref = new Float32Array(readFileSync(bin).buffer.slice(0));
+    expectClose(ours, ref, 1e-4, 0, 'logits of the trained folder vs the PyTorch oracle');
   });
 
   it('resume after a killed process is bit-exact: 6 steps straight = 3 steps + kill + 3 resumed', async () => {
