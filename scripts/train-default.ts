@@ -9,7 +9,7 @@
 // from its newest checkpoint. Every random choice is seeded, so a rerun gives the same weights on
 // the same machine and kernels.
 
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,7 @@ const { values } = parseArgs({
   },
 });
 const PRETRAIN_STEPS = Number(values['pretrain-steps'] ?? 320);
-const FINETUNE_EPOCHS = Number(values['finetune-epochs'] ?? 2);
+const FINETUNE_EPOCHS = Number(values['finetune-epochs'] ?? 4);
 const BATCH = Number(values['batch-size'] ?? 6);
 const SEED = 1234;
 
@@ -43,6 +43,14 @@ const build = join(root, 'build', 'default-model');
 mkdirSync(build, { recursive: true });
 const t0 = Date.now();
 const elapsed = (): string => `${((Date.now() - t0) / 60000).toFixed(1)} min`;
+/** minutes a stage took, kept in build/ so a resumed run still reports the whole training time */
+const stageMinutes = (stage: string, started: number): number => {
+  const file = join(build, `${stage}-minutes.json`);
+  const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { minutes: number }).minutes : 0;
+  const minutes = prev + (Date.now() - started) / 60000;
+  writeFileSync(file, JSON.stringify({ minutes }) + '\n');
+  return minutes;
+};
 const progress = (stage: string) => (s: StepInfo): void => {
   if (s.step % 25 === 0 || s.step === s.totalSteps) {
     console.log(`${stage} step ${s.step}/${s.totalSteps} loss ${s.loss.toFixed(4)} lr ${s.lr.toExponential(2)} ${s.tokensPerSecond.toFixed(0)} tok/s (${elapsed()})`);
@@ -80,6 +88,7 @@ console.log(`pre-training corpus: ${docs.length} fortunes, ${trainBlocks.length}
 
 // ---- 2. pre-train from random weights: PRETRAIN_STEPS steps over the blocks (repeated as needed),
 // so the cosine schedule spans exactly the steps taken
+const preStart = Date.now();
 const preTrain = Array.from({ length: PRETRAIN_STEPS * BATCH }, (_, i) => trainBlocks[i % trainBlocks.length]);
 const pre = await runTraining({
   dir: join(build, 'pretrain'), params: randomParams(config, SEED), train: preTrain, validation: valBlocks,
@@ -97,18 +106,21 @@ writeModelFolder(preDir, pre.params, {
   tokenizer: { encoder: join(root, 'weights', 'encoder.json'), merges: join(root, 'weights', 'vocab.bpe') },
   card: '# gpt2ts default model, pre-trained stage\n', lossSvg: preCurve,
 });
-console.log(`pre-training done (${elapsed()}): final loss ${pre.state.history.at(-1)?.loss.toFixed(4)}, validation ${pre.state.validation.at(-1)?.loss.toFixed(4)}`);
+const preMinutes = stageMinutes('pretrain', preStart);
+console.log(`pre-training done (${preMinutes.toFixed(1)} min of training): final loss ${pre.state.history.at(-1)?.loss.toFixed(4)}, validation ${pre.state.validation.at(-1)?.loss.toFixed(4)}`);
 
 // ---- 3. fine-tune on the two shipped archives (huggingtweets)
 const tweets = ['unixsage', 'grandmasaid'].map((u) => join(root, 'test', 'fixtures', 'tweets', u, 'tweets.js'));
 const ftDir = join(build, 'finetuned');
+const ftStart = Date.now();
 const ft = await fineTuneOnTweets({
   data: tweets, out: ftDir, model: preDir, epochs: FINETUNE_EPOCHS, validation: 0.05, resume: Boolean(values.resume) && readdirSync(build).includes('finetuned'),
   settings: { ...TRAIN_DEFAULTS, lr: 1e-3, batchSize: BATCH, schedule: 'cosine', warmup: 10, seed: SEED, evalEvery: 50, saveEvery: 40, keep: 1 },
   onStep: progress('finetune'),
   onEval: (step, loss) => console.log(`finetune step ${step}: validation loss ${loss.toFixed(4)}`),
 });
-console.log(`fine-tuning done (${elapsed()}): final loss ${ft.state.history.at(-1)?.loss.toFixed(4)}, validation ${ft.state.validation.at(-1)?.loss.toFixed(4)}`);
+const ftMinutes = stageMinutes('finetune', ftStart);
+console.log(`fine-tuning done (${ftMinutes.toFixed(1)} min of training): final loss ${ft.state.history.at(-1)?.loss.toFixed(4)}, validation ${ft.state.validation.at(-1)?.loss.toFixed(4)}`);
 
 // ---- 4. ship as F16 in weights/default/ (written beside, then swapped in)
 const finalParams = loadModelFiles(ftDir).params;
@@ -131,7 +143,8 @@ final training loss ${pre.state.history.at(-1)?.loss.toFixed(3)}, validation los
 
 ![pre-training loss](pretrain-loss.svg)
 
-Reproduce with \`npm run train:default\` (${elapsed()} here, on 2 CPU cores). The weights are stored as F16
+Reproduce with \`npm run train:default\`: ${(preMinutes + ftMinutes).toFixed(0)} minutes of training here (${preMinutes.toFixed(0)} pre-training,
+${ftMinutes.toFixed(0)} fine-tuning) on 2 shared CPU cores (AMD EPYC, Node ${process.version}). The weights are stored as F16
 and upcast to float32 when loaded.
 
 ## How to use`);
