@@ -7,9 +7,14 @@
 //
 //   npx tsx bench/webgpu.ts --quick                       lavapipe / CI size (about a minute)
 //   npx tsx bench/webgpu.ts --matmul-sizes 4096           a real GPU: GPT-2 shapes at T 1024 + 4096²
-//   flags: --suites matmul,attention,e2e,gpujs  --T N  --tag NAME  --out DIR  --unsafe-fast
+//   flags: --suites matmul,attention,e2e,gpujs,tune  --T N  --tag NAME  --out DIR  --unsafe-fast
 //          --torch   PyTorch as a peer (cuBLAS FP32, TF32 off; eager GPT-2 124M), python3 or $GPT2TS_PYTHON
 //          --dawn 'adapter=NAME;backend=vulkan'   extra Dawn options (Node), ';'-separated
+//          --no-cpu  no CPU timing rows (the CPU still gives the reference values, on fewer rows);
+//                    ratios are then taken against PyTorch where it ran
+//          --rounds N  interleaved rounds per measurement (default 3; 2 with --quick)
+//   tune: sweeps of the gemm / gemv configurations and the cached-attention rungs (webgpu-tune.ts);
+//   e2e also prints where a decode step's time goes: host recording, GPU span, GPU time per kernel.
 //
 // Output: bench/results/webgpu-<tag>.json and .svg (tag: the adapter's name unless given).
 
@@ -21,12 +26,14 @@ import { makeConfig } from '../src/config.ts';
 import { CpuBackend } from '../src/cpu/backend.ts';
 import { allocActivations } from '../src/model/activations.ts';
 import { type DeviceParams, gpt2Forward, uploadParams } from '../src/model/gpt2.ts';
+import type { GpuBuf } from '../src/webgpu/index.ts';
 import { DecodeSession } from '../src/model/session.ts';
 import { randomParams } from '../src/params.ts';
-import { ATTENTION_RUNGS, MATMUL_RUNGS, type WebGPUBackend, createWebGPUBackend } from '../src/webgpu/index.ts';
+import { ATTENTION_RUNGS, DECODE_RUNGS, type KernelTime, MATMUL_RUNGS, type WebGPUBackend, createWebGPUBackend } from '../src/webgpu/index.ts';
 import { gpujsMatmul } from './webgpu-peers.ts';
 import { type TorchResult, torchPeer } from './webgpu-torch.ts';
 import { type ChartGroup, barChartSvg } from './webgpu-svg.ts';
+import { type TuneRow, tuneShapes, tuneSuite } from './webgpu-tune.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,13 +46,16 @@ const { values: args } = parseArgs({
     'unsafe-fast': { type: 'boolean', default: false },
     torch: { type: 'boolean', default: false },
     dawn: { type: 'string', default: '' },
+    'no-cpu': { type: 'boolean', default: false },
+    rounds: { type: 'string' },
   },
 });
+const noCpu = args['no-cpu'];
 const quick = args.quick;
 const suites = new Set(args.suites.split(','));
 const T = Number(args.T ?? (quick ? 64 : 1024)); // prefill length, and M of the prefill matmuls
 const squares = args['matmul-sizes'] ? args['matmul-sizes'].split(',').map(Number) : [];
-const ROUNDS = quick ? 2 : 3;
+const ROUNDS = Number(args.rounds ?? (quick ? 2 : 3));
 const TARGET_MS = quick ? 150 : 300; // per measurement
 
 const g: WebGPUBackend = await createWebGPUBackend({
@@ -158,7 +168,7 @@ function record(suite: string, name: string, shape: string, metric: Row['metric'
 
 // ---- suites --------------------------------------------------------------------------------------
 
-const CPU_ROWS = quick ? 8 : 16; // CPU matmuls are timed and checked on this many rows (linear in M)
+const CPU_ROWS = noCpu ? 2 : quick ? 8 : 16; // CPU matmuls are timed and checked on this many rows (linear in M)
 
 /** GPT-2 124M matmuls at M = T (prefill) and M = 1 (decode), then the square sizes asked for. */
 function matmulShapes(): [string, number, number, number, boolean][] {
@@ -181,7 +191,9 @@ let torch: TorchResult | null = null;
 if (args.torch) {
   console.log('running the PyTorch peer...');
   const r = torchPeer({
-    matmul: suites.has('matmul') ? matmulShapes().map(([, M, K, N, tw]): [number, number, number, boolean] => [M, K, N, tw]) : [],
+    matmul: [...(suites.has('matmul') ? matmulShapes() : []), ...(suites.has('tune') ? tuneShapes(T, squares) : [])]
+      .map(([, M, K, N, tw]): [number, number, number, boolean] => [M, K, N, tw])
+      .filter((s, i, all) => all.findIndex((o) => o.join() === s.join()) === i),
     e2e: suites.has('e2e') ? { prefillT: E2E.prefillT, decodeSteps: E2E.steps } : null,
   });
   torch = r.result;
@@ -189,6 +201,11 @@ if (args.torch) {
 }
 const torchEntry = (ms: number | undefined): { impl: string; t: Timed; diff: null; note: string }[] =>
   torch && ms !== undefined ? [{ impl: `pytorch (${torch.device})`, t: { ms, timing: 'wall clock' }, diff: null, note: `torch ${torch.torch}, FP32, TF32 off; not checked against the CPU op (own process, same shapes)` }] : [];
+const torchMatmulMs = (M: number, K: number, N: number, tw: boolean): number | undefined =>
+  torch?.matmul.find((m) => m.shape.join() === [M, K, N, tw].join())?.ms;
+type Entry = { impl: string; t: Timed | null; diff: number | null; note?: string };
+/** The rows of one block: with --no-cpu the PyTorch row leads (the ratios are taken against it). */
+const ordered = (cpuRows: Entry[], ours: Entry[], peer: Entry[]): Entry[] => (noCpu ? [...peer, ...ours] : [...cpuRows, ...ours, ...peer]);
 
 async function matmulSuite(): Promise<void> {
   for (const [name, M, K, N, transW] of matmulShapes()) {
@@ -197,13 +214,14 @@ async function matmulSuite(): Promise<void> {
     // the CPU op on the first rows: the reference for every rung, and the CPU timing
     const Mc = Math.min(M, CPU_ROWS);
     const ref = new Float32Array(Mc * N);
-    const cpuT = await timeHost(() => cpu.matmulForward(ref, x.subarray(0, Mc * K), w, bias, Mc, K, N, transW), 3);
+    const cpuRun = (): void => cpu.matmulForward(ref, x.subarray(0, Mc * K), w, bias, Mc, K, N, transW);
+    const cpuT = noCpu ? (cpuRun(), null) : await timeHost(cpuRun, 3);
     const gx = g.upload(x), gw = g.upload(w), gb = bias ? g.upload(bias) : null, go = g.allocF32(M * N);
     const flop = 2 * M * K * N;
     // every rung is checked; the quick run times only the rungs made for the shape (a single row
     // fills 1/16 of a tiled and 1/64 of a register-blocked tile; matvec is for a few rows)
-    const timed = (r: string): boolean => !quick || (M <= 4 ? r === 'naive' || r === 'matvec' : r !== 'matvec');
-    const rungs = MATMUL_RUNGS.filter((r) => r !== 'matvec' || M <= 64);
+    const timed = (r: string): boolean => !quick || (M <= 4 ? r === 'naive' || r === 'matvec' || r === 'gemv' : r !== 'matvec' && r !== 'gemv');
+    const rungs = MATMUL_RUNGS.filter((r) => (r !== 'matvec' && r !== 'gemv') || M <= 64);
     const checked: { impl: string; diff: number; ok: boolean; timed: boolean }[] = [];
     for (const r of rungs) {
       g.rungs.matmul = r;
@@ -219,14 +237,14 @@ async function matmulSuite(): Promise<void> {
       },
     })));
     g.rungs.matmul = 'auto';
-    record('matmul', name, `${M}×${K}×${N}`, 'GFLOP/s', flop, [
-      { impl: 'cpu backend', t: { ms: (cpuT.ms * M) / Mc, timing: cpuT.timing }, diff: null, note: `timed on ${Mc} rows, scaled to ${M}` },
-      ...checked.map((c) => ({
+    record('matmul', name, `${M}×${K}×${N}`, 'GFLOP/s', flop, ordered(
+      cpuT ? [{ impl: 'cpu backend', t: { ms: (cpuT.ms * M) / Mc, timing: cpuT.timing }, diff: null, note: `timed on ${Mc} rows, scaled to ${M}` }] : [],
+      checked.map((c) => ({
         impl: c.impl, t: best.get(c.impl) ?? null, diff: c.diff,
         ...(c.ok ? (c.timed ? {} : { note: 'checked, not timed in --quick (not made for this shape)' }) : { note: 'disagrees with the CPU op' }),
       })),
-      ...torchEntry(torch?.matmul.find((m) => m.shape.join() === [M, K, N, transW].join())?.ms),
-    ]);
+      torchEntry(torchMatmulMs(M, K, N, transW)),
+    ));
     for (const b of [gx, gw, go, gb]) if (b) g.free(b);
   }
 }
@@ -235,14 +253,17 @@ async function attentionSuite(): Promise<void> {
   const C = 768, NH = 12, B = 1, scale = 1 / 8;
   console.log(`attention prefill B ${B} T ${T} C ${C} NH ${NH}`);
   const qkv = uniform(B * T * 3 * C, 5, 1.5);
-  const ref = new Float32Array(B * T * C);
-  const cpuT = await timeHost(() => cpu.attentionForward(ref, null, qkv, null, T, B, T, C, NH, scale), 3);
+  let ref: Float32Array = new Float32Array(B * T * C);
+  // --no-cpu: the unfused rung (the reference rung, held against the CPU in the tests) gives the values
+  const cpuT = noCpu ? null : await timeHost(() => cpu.attentionForward(ref, null, qkv, null, T, B, T, C, NH, scale), 3);
   const gq = g.upload(qkv), go = g.allocF32(B * T * C);
   const checked = [];
   for (const r of ATTENTION_RUNGS) {
     g.rungs.attention = r;
     g.attentionForward(go, null, gq, null, T, B, T, C, NH, scale);
-    const diff = maxDiff(await g.readF32(go), ref);
+    const got = await g.readF32(go);
+    if (noCpu && r === 'unfused') ref = got;
+    const diff = maxDiff(got, ref);
     checked.push({ impl: `webgpu ${r}`, rung: r, diff, ok: diff <= 1e-4 });
   }
   const best = await rounds(checked.filter((c) => c.ok).map((c) => ({
@@ -254,7 +275,7 @@ async function attentionSuite(): Promise<void> {
   })));
   g.rungs.attention = 'auto';
   record('attention', 'prefill', `B${B} T${T} C${C} NH${NH}`, 'tokens/s', B * T, [
-    { impl: 'cpu backend', t: cpuT, diff: null },
+    ...(cpuT ? [{ impl: 'cpu backend', t: cpuT, diff: null }] : []),
     ...checked.map((c) => ({ impl: c.impl, t: best.get(c.impl) ?? null, diff: c.diff })),
   ]);
 
@@ -265,14 +286,26 @@ async function attentionSuite(): Promise<void> {
   const q1 = uniform(B * 3 * C, 8, 1.5);
   const cache = { k: kc, v: vc };
   const ref1 = new Float32Array(B * C);
-  const cpu1 = await timeHost(() => cpu.attentionCached(ref1, q1, cache, null, cap, B, 1, C, NH, pos0, cap, scale), 50);
+  const cpuRun1 = (): void => cpu.attentionCached(ref1, q1, cache, null, cap, B, 1, C, NH, pos0, cap, scale);
+  const cpu1 = noCpu ? (cpuRun1(), null) : await timeHost(cpuRun1, 50);
   const gcache = { k: g.upload(kc), v: g.upload(vc) }, gq1 = g.upload(q1), go1 = g.allocF32(B * C);
-  g.attentionCached(go1, gq1, gcache, null, cap, B, 1, C, NH, pos0, cap, scale);
-  const diff = maxDiff(await g.readF32(go1), ref1);
-  const best1 = diff <= 1e-4 ? await rounds([{ impl: 'webgpu decode', run: () => timeGpu(() => g.attentionCached(go1, gq1, gcache, null, cap, B, 1, C, NH, pos0, cap, scale)) }]) : new Map<string, Timed>();
+  const decodeRuns = [];
+  for (const r of DECODE_RUNGS) {
+    g.rungs.decode = r;
+    g.attentionCached(go1, gq1, gcache, null, cap, B, 1, C, NH, pos0, cap, scale);
+    decodeRuns.push({ impl: `webgpu ${r}`, rung: r, diff: maxDiff(await g.readF32(go1), ref1) });
+  }
+  const best1 = await rounds(decodeRuns.filter((c) => c.diff <= 1e-4).map((c) => ({
+    impl: c.impl,
+    run: () => {
+      g.rungs.decode = c.rung;
+      return timeGpu(() => g.attentionCached(go1, gq1, gcache, null, cap, B, 1, C, NH, pos0, cap, scale));
+    },
+  })));
+  g.rungs.decode = 'auto';
   record('attention', 'decode (one query per row, per layer)', `B${B} cache ${T} C${C} NH${NH}`, 'tokens/s', B, [
-    { impl: 'cpu backend', t: cpu1, diff: null },
-    { impl: 'webgpu decode', t: best1.get('webgpu decode') ?? null, diff, ...(diff <= 1e-4 ? {} : { note: 'disagrees with the CPU op' }) },
+    ...(cpu1 ? [{ impl: 'cpu backend', t: cpu1, diff: null }] : []),
+    ...decodeRuns.map((c) => ({ impl: c.impl, t: best1.get(c.impl) ?? null, diff: c.diff, ...(c.diff <= 1e-4 ? {} : { note: 'disagrees with the CPU op' }) })),
   ]);
   for (const b of [gq, go, gcache.k, gcache.v, gq1, go1]) g.free(b);
 }
@@ -296,16 +329,16 @@ async function e2eSuite(): Promise<void> {
   };
   const gp = prefill(g, gm, Tp), gpc = prefill(g, gm, Tc), cp = prefill(cpu, cm, Tc);
   const diff = maxDiff(await gpc(), await cp());
-  const ct = await timeHost(cp, 2);
+  const ct = noCpu ? null : await timeHost(cp, 2);
   const best = diff <= 1e-4 ? await rounds([{ impl: 'webgpu', run: () => timeHost(gp, 10) }]) : new Map<string, Timed>();
-  record('e2e', 'prefill (logits of the last position)', `GPT-2 124M B1 T${Tp}`, 'tokens/s', Tp, [
-    { impl: 'cpu backend', t: { ms: (ct.ms * Tp) / Tc, timing: ct.timing }, diff: null, note: `timed at T ${Tc}, scaled to ${Tp} tokens` },
-    { impl: 'webgpu', t: best.get('webgpu') ?? null, diff, ...(diff <= 1e-4 ? {} : { note: 'disagrees with the CPU forward' }) },
-    ...torchEntry(torch?.e2e && torch.e2e.prefillT === Tp ? torch.e2e.prefillMs : undefined),
-  ]);
+  record('e2e', 'prefill (logits of the last position)', `GPT-2 124M B1 T${Tp}`, 'tokens/s', Tp, ordered(
+    ct ? [{ impl: 'cpu backend', t: { ms: (ct.ms * Tp) / Tc, timing: ct.timing }, diff: null, note: `timed at T ${Tc}, scaled to ${Tp} tokens` }] : [],
+    [{ impl: 'webgpu', t: best.get('webgpu') ?? null, diff, ...(diff <= 1e-4 ? {} : { note: 'disagrees with the CPU forward' }) }],
+    torchEntry(torch?.e2e && torch.e2e.prefillT === Tp ? torch.e2e.prefillMs : undefined),
+  ));
 
   // greedy decode after an 8-token prompt; tokens must agree for the steps both run
-  const steps = E2E.steps, cpuSteps = quick ? 3 : 4;
+  const steps = E2E.steps, cpuSteps = quick || noCpu ? 3 : 4;
   const decode = async <F, I>(be: Backend<F, I>, model: DeviceParams<F>, n: number): Promise<{ out: number[]; ms: number }> => {
     const s = new DecodeSession(be, model, 1, 8 + n + 1);
     let next = await s.feedArgmax(ids.subarray(0, 8), 8);
@@ -322,12 +355,95 @@ async function e2eSuite(): Promise<void> {
   const c = await decode(cpu, cm, cpuSteps);
   const gd = await decode(g, gm, steps);
   const same = c.out.every((id, i) => gd.out[i] === id);
-  record('e2e', 'greedy decode (KV cache, argmax on device)', `GPT-2 124M B1 after 8 tokens`, 'tokens/s', 1, [
-    { impl: 'cpu backend', t: { ms: c.ms, timing: 'wall clock' }, diff: null, note: `${cpuSteps} steps` },
-    { impl: 'webgpu', t: same ? { ms: gd.ms, timing: 'wall clock' } : null, diff: same ? 0 : 1, note: same ? `${steps} steps` : 'greedy tokens differ from the CPU' },
-    ...torchEntry(torch?.e2e?.decodeMs),
-  ]);
+  record('e2e', 'greedy decode (KV cache, argmax on device)', `GPT-2 124M B1 after 8 tokens`, 'tokens/s', 1, ordered(
+    noCpu ? [] : [{ impl: 'cpu backend', t: { ms: c.ms, timing: 'wall clock' }, diff: null, note: `${cpuSteps} steps` }],
+    [{ impl: 'webgpu', t: same ? { ms: gd.ms, timing: 'wall clock' } : null, diff: same ? 0 : 1, note: same ? `${steps} steps (greedy tokens equal the CPU's for ${cpuSteps})` : 'greedy tokens differ from the CPU' }],
+    torchEntry(torch?.e2e?.decodeMs),
+  ));
+  if (g.hasTimestamps) await e2eProfile(gm, ids, gp);
   g.free(gm.buffer);
+}
+
+/**
+ * Where a decode step's time goes (after 40 tokens): host recording (JS + Dawn encoding), the GPU
+ * span of the step (first pass start to last pass end), the wall time of the step with its
+ * readback, and the GPU time of each kernel (each dispatch timed in its own pass); then the same
+ * profile of a prefill forward.
+ */
+async function e2eProfile(gm: DeviceParams<GpuBuf>, ids: Int32Array, gp: () => Promise<Float32Array>): Promise<void> {
+  const V = gm.config.vocabSize;
+  const s = new DecodeSession(g, gm, 1, 160);
+  const out = g.allocI32(1);
+  let next = await s.feedArgmax(ids.subarray(0, 8), 8);
+  for (let i = 0; i < 32; i++) next = await s.feedArgmax(next, 1);
+  const step = (): void => g.argmax(out, s.feed(next, 1), 1, V);
+  let recordMs = Infinity, wallMs = Infinity;
+  for (let i = 0; i < 8; i++) {
+    const t0 = performance.now();
+    step();
+    const t1 = performance.now();
+    next = await g.readI32(out, 1);
+    recordMs = Math.min(recordMs, t1 - t0);
+    wallMs = Math.min(wallMs, performance.now() - t0);
+  }
+  let spanMs = Infinity;
+  for (let i = 0; i < 4; i++) spanMs = Math.min(spanMs, (await g.timeGpu(step)) ?? Infinity);
+  // dispatches per submit: 0 = one submit per step (at the readback), else the GPU starts early
+  const submitSweep: { submitEvery: number; decodeMs: number; prefillMs: number }[] = [];
+  const dflt = g.submitEvery;
+  for (const every of [0, 8, 16, 32, 64]) {
+    g.submitEvery = every;
+    let d = Infinity;
+    for (let i = 0; i < 12; i++) {
+      const t0 = performance.now();
+      step();
+      next = await g.readI32(out, 1);
+      d = Math.min(d, performance.now() - t0);
+    }
+    let pf = Infinity;
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await gp();
+      pf = Math.min(pf, performance.now() - t0);
+    }
+    submitSweep.push({ submitEvery: every, decodeMs: d, prefillMs: pf });
+    console.log(`  submit every ${String(every || '(step)').padEnd(6)} decode step ${d.toFixed(3)} ms, prefill T ${E2E.prefillT} ${pf.toFixed(3)} ms`);
+  }
+  g.submitEvery = dflt;
+  const decodeKernels = summarize((await g.profileGpu(step)) ?? []);
+  s.dispose();
+  g.free(out);
+  const prefillKernels = summarize((await g.profileGpu(() => void gp())) ?? []);
+  await g.sync();
+  const line = (k: { kernel: string; count: number; ms: number }): string => `    ${k.kernel.padEnd(20)} ×${String(k.count).padEnd(4)} ${(k.ms * 1e3).toFixed(1).padStart(9)} µs`;
+  console.log(`decode step at ~40 tokens: host recording ${recordMs.toFixed(3)} ms, GPU span ${spanMs.toFixed(3)} ms, wall with readback ${wallMs.toFixed(3)} ms`);
+  console.log(`  GPU time per kernel (one pass each; sum ${(decodeKernels.reduce((a, k) => a + k.ms, 0)).toFixed(3)} ms):`);
+  for (const k of decodeKernels) console.log(line(k));
+  console.log(`prefill T ${E2E.prefillT}: GPU time per kernel (sum ${(prefillKernels.reduce((a, k) => a + k.ms, 0)).toFixed(3)} ms):`);
+  for (const k of prefillKernels) console.log(line(k));
+  profiles = { decode: { recordMs, spanMs, wallMs, kernels: decodeKernels }, prefill: { T: E2E.prefillT, kernels: prefillKernels }, submitSweep };
+}
+
+function summarize(times: KernelTime[]): { kernel: string; count: number; ms: number }[] {
+  const m = new Map<string, { kernel: string; count: number; ms: number }>();
+  for (const t of times) {
+    const e = m.get(t.kernel) ?? { kernel: t.kernel, count: 0, ms: 0 };
+    e.count++;
+    e.ms += t.ms;
+    m.set(t.kernel, e);
+  }
+  return [...m.values()].sort((a, b) => b.ms - a.ms);
+}
+let profiles: unknown = null;
+let tuneRows: TuneRow[] = [];
+
+async function tune(): Promise<void> {
+  const time = async (rec: () => void): Promise<number> => {
+    const one = (await g.timeGpu(rec)) ?? 1;
+    const reps = Math.max(2, Math.min(50, Math.round(40 / Math.max(one, 0.005))));
+    return ((await g.timeGpu(() => { for (let i = 0; i < reps; i++) rec(); })) ?? reps) / reps;
+  };
+  tuneRows = await tuneSuite({ g, cpu, T, squares, time, uniform, maxDiff, torchMs: torchMatmulMs }, (l) => console.log(l));
 }
 
 async function gpujsSuite(): Promise<void> {
@@ -377,21 +493,29 @@ async function gpujsSuite(): Promise<void> {
   }
 }
 
-for (const [name, fn] of [['matmul', matmulSuite], ['attention', attentionSuite], ['e2e', e2eSuite], ['gpujs', gpujsSuite]] as const) {
-  if (suites.has(name)) await fn();
+// ---- results (written after every suite, so a run cut short keeps what it measured) ---------------
+
+const base = `${args.out.replace(/\/$/, '')}/webgpu-${tag}`;
+function writeResults(): void {
+  mkdirSync(args.out, { recursive: true });
+  const meta = {
+    date: new Date().toISOString(), adapter, cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`, cpuBackend: cpu.description, node: process.version,
+    quick, T, suites: [...suites], matmulSizes: squares, torch: torch ? { device: torch.device, version: torch.torch } : null, noCpu,
+  };
+  writeFileSync(`${base}.json`, JSON.stringify({ meta, rows, ...(profiles ? { profiles } : {}), ...(tuneRows.length ? { tune: tuneRows } : {}) }, null, 1) + '\n');
+  writeFileSync(`${base}.svg`, barChartSvg(`gpt2ts WebGPU benchmark — ${adapter.description}`,
+    `${meta.date.slice(0, 10)}; CPU ${meta.cpu}; ratios against the first bar of each block (${noCpu && torch ? 'PyTorch; ' : ''}measured in the same run)`, groups));
 }
 
-// ---- results -------------------------------------------------------------------------------------
-
-mkdirSync(args.out, { recursive: true });
-const meta = {
-  date: new Date().toISOString(), adapter, cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`, cpuBackend: cpu.description, node: process.version,
-  quick, T, suites: [...suites], matmulSizes: squares, torch: torch ? { device: torch.device, version: torch.torch } : null,
-};
-const base = `${args.out.replace(/\/$/, '')}/webgpu-${tag}`;
-writeFileSync(`${base}.json`, JSON.stringify({ meta, rows }, null, 1) + '\n');
-writeFileSync(`${base}.svg`, barChartSvg(`gpt2ts WebGPU benchmark — ${adapter.description}`,
-  `${meta.date.slice(0, 10)}; CPU ${meta.cpu}; ratios against the first bar of each block (measured in the same run)`, groups));
+for (const [name, fn] of [['tune', tune], ['matmul', matmulSuite], ['attention', attentionSuite], ['e2e', e2eSuite], ['gpujs', gpujsSuite]] as const) {
+  if (!suites.has(name)) continue;
+  try {
+    await fn();
+  } catch (e) {
+    console.log(`suite ${name} failed: ${(e as Error).stack ?? e}`);
+  }
+  writeResults();
+}
 console.log(`wrote ${base}.json and ${base}.svg`);
 g.dispose();
 process.exit(0);

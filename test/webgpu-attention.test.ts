@@ -4,7 +4,7 @@
 // wider than T; then the KV cache: writes, one-token decode steps and multi-token chunks over it.
 
 import { expect, it } from 'vitest';
-import { ATTENTION_RUNGS, type AttentionRung, flashSupports } from '../src/webgpu/index.ts';
+import { ATTENTION_RUNGS, type AttentionRung, DECODE_RUNGS, type DecodeRung, flashSupports, splitSupports } from '../src/webgpu/index.ts';
 import { type AnyBackend, describeBackends, put, putI32, uniform } from './helpers/backends.ts';
 import { expectClose } from './helpers/fixtures.ts';
 
@@ -104,7 +104,7 @@ describeBackends('attentionForward', ({ name, be, gpu }) => {
   });
 });
 
-describeBackends('KV cache', ({ be }) => {
+describeBackends('KV cache', ({ name, be, gpu }) => {
   // One sequence of Ttot tokens per row, fed as chunks; each chunk's output must equal the rows of
   // the whole-sequence causal attention at its positions.
   const runChunks = async (b: AnyBackend, B: number, C: number, NH: number, chunks: number[], cap: number,
@@ -146,16 +146,28 @@ describeBackends('KV cache', ({ be }) => {
     }
   };
 
-  it('one token at a time (decode), B 2, C 96, 6 heads', async () => {
-    await runChunks(be(), 2, 96, 6, new Array(20).fill(1), 24, null);
-  });
-  it('a prompt chunk, then single tokens, then a chunk of 5: 70 positions (two key chunks)', async () => {
-    await runChunks(be(), 1, 128, 2, [40, 1, 1, 1, 5, 1, 22], 72, null);
-  });
-  it('right-padded rows and a masked middle key over the cache, B 3', async () => {
-    await runChunks(be(), 3, 36, 3, [6, 1, 1, 3], 16, (r, s) => (r === 1 && s >= 4) || (r === 2 && s === 2));
-  });
-  it('hs 10 and a cap wider than the sequence', async () => {
-    await runChunks(be(), 2, 30, 3, [3, 1, 2], 40, null);
-  });
+  // every cached-attention rung on WebGPU (split only where it runs: C and hs multiples of 4)
+  const rungs: (DecodeRung | 'auto')[] = name === 'webgpu' ? [...DECODE_RUNGS, 'auto'] : ['auto'];
+  const cases: [string, number, number, number, number[], number, ((b: number, s: number) => boolean) | null][] = [
+    ['one token at a time (decode), B 2, C 96, 6 heads', 2, 96, 6, new Array(20).fill(1), 24, null],
+    ['a prompt chunk, then single tokens, then a chunk of 5: 70 positions (two key chunks)', 1, 128, 2, [40, 1, 1, 1, 5, 1, 22], 72, null],
+    ['right-padded rows and a masked middle key over the cache, B 3', 3, 36, 3, [6, 1, 1, 3], 16, (r, s) => (r === 1 && s >= 4) || (r === 2 && s === 2)],
+    ['hs 10 and a cap wider than the sequence', 2, 30, 3, [3, 1, 2], 40, null],
+    ['200 positions one by one after a prompt of 70 (four splits), a masked row, B 2', 2, 64, 2, [70, ...new Array(130).fill(1)], 200, (r, s) => r === 1 && s % 7 === 3],
+    ['every key of a row masked: the row averages them (the CPU rule), over two splits', 2, 32, 2, [66, 1], 80, (r, s) => r === 0 || s === 1],
+  ];
+  for (const rung of rungs) {
+    for (const [label, B, C, NH, chunks, cap, pad] of cases) {
+      if (rung === 'split' && !splitSupports(C, NH)) continue;
+      it(`${name === 'webgpu' ? `rung ${rung}: ` : ''}${label}`, async () => {
+        const g = gpu();
+        if (g) g.rungs.decode = rung;
+        try {
+          await runChunks(be(), B, C, NH, chunks, cap, pad);
+        } finally {
+          if (g) g.rungs.decode = 'auto';
+        }
+      });
+    }
+  }
 });

@@ -3,7 +3,7 @@
 // without bias.
 
 import { expect, it } from 'vitest';
-import { MATMUL_RUNGS, type MatmulRung, pickMatmulRung } from '../src/webgpu/index.ts';
+import { type GemmConfig, type GemvConfig, MATMUL_RUNGS, type MatmulRung, pickGemmConfig, pickMatmulRung } from '../src/webgpu/index.ts';
 import { type AnyBackend, describeBackends, put, uniform } from './helpers/backends.ts';
 import { expectClose } from './helpers/fixtures.ts';
 
@@ -64,13 +64,62 @@ describeBackends('matmulForward', ({ name, be, gpu }) => {
   });
 });
 
+// The gemm and gemv rungs under fixed configurations (the by-shape choice above picks only some of
+// them at test sizes): every tile shape, k steps of 4 to 16, k split into 2 and 3 partial sums.
+const GEMM_CONFIGS: [string, GemmConfig][] = [
+  ['128×128 tiles, BK 8', { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8, splits: 1 }],
+  ['64×128 tiles, BK 16, k split in 3', { wgX: 16, wgY: 16, tm: 4, tn: 8, bk: 16, splits: 3 }],
+  ['128×64 tiles, BK 4, k split in 2', { wgX: 16, wgY: 16, tm: 8, tn: 4, bk: 4, splits: 2 }],
+  ['32×32 tiles of 8×8 threads, BK 8, k split in 2', { wgX: 8, wgY: 8, tm: 4, tn: 4, bk: 8, splits: 2 }],
+];
+const GEMV_CONFIGS: [string, GemvConfig][] = [
+  ['1 quad / 4 rows × 64 lanes', { quads: 1, rows: 4, lanes: 64 }],
+  ['16 quads / 32 rows × 8 lanes', { quads: 16, rows: 32, lanes: 8 }],
+];
+const TUNED_SHAPES: [number, number, number][] = [[33, 96, 1000], [65, 17, 129], [130, 300, 70], [1, 1, 1], [3, 64, 192]];
+
+describeBackends('matmulForward, gemm and gemv configurations', ({ be, gpu }) => {
+  const configs: [string, MatmulRung, GemmConfig | null, GemvConfig | null][] = [
+    ...GEMM_CONFIGS.map(([l, c]): [string, MatmulRung, GemmConfig, null] => [l, 'gemm', c, null]),
+    ...GEMV_CONFIGS.map(([l, c]): [string, MatmulRung, null, GemvConfig] => [l, 'gemv', null, c]),
+  ];
+  for (const [label, rung, gemm, gemv] of configs) {
+    it(`${rung} ${label}: odd shapes, both layouts, with bias`, async () => {
+      const g = gpu();
+      if (!g) throw new Error('WebGPU suite without a WebGPU backend');
+      g.rungs.matmul = rung;
+      g.tuning = { ...(gemm ? { gemm } : {}), ...(gemv ? { gemv } : {}) };
+      try {
+        for (const [M, K, N] of TUNED_SHAPES) {
+          for (const transW of [false, true]) await check(be(), M, K, N, transW, true, `${rung} ${label} ${M}×${K}×${N} transW=${transW}`);
+        }
+      } finally {
+        g.rungs.matmul = 'auto';
+        g.tuning = {};
+      }
+    });
+  }
+}, ['webgpu']);
+
+it('the gemm tile by shape: 128 × 64, BK 16 for a transposed W, k split where the tiles are few', () => {
+  const limits = { maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupStorageSize: 32768 } as Parameters<typeof pickGemmConfig>[4];
+  expect(pickGemmConfig(4096, 4096, 4096, false, limits)).toMatchObject({ tm: 8, tn: 4, bk: 8, splits: 1 });
+  expect(pickGemmConfig(1024, 768, 3072, false, limits)).toMatchObject({ tm: 8, tn: 4, bk: 8, splits: 1 });
+  expect(pickGemmConfig(1024, 768, 50257, true, limits)).toMatchObject({ tm: 8, tn: 4, bk: 16, splits: 1 });
+  expect(pickGemmConfig(1024, 3072, 768, false, limits)).toMatchObject({ tm: 8, tn: 4, splits: 4 });
+  expect(pickGemmConfig(256, 768, 2304, false, limits)).toMatchObject({ splits: 4 });
+  expect(pickGemmConfig(33, 96, 1000, false, limits)).toMatchObject({ splits: 1 }); // k too short to split
+  // the WebGPU default limits (16 KiB of workgroup memory) still get a tile
+  expect(pickGemmConfig(1024, 768, 768, true, { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 16384 } as typeof limits)).toMatchObject({ bk: 8 });
+});
+
 it('the rung picked by shape and device class (the fastest measured in bench/results/)', () => {
-  // a real GPU (H100): matvec only for the transposed lm-head row; regblock for wide, short-K matmuls
-  expect(pickMatmulRung(1, 768, 50257, true)).toBe('matvec');
-  expect(pickMatmulRung(1, 768, 2304, false)).toBe('tiled');
-  expect(pickMatmulRung(1024, 768, 3072, false)).toBe('regblock');
-  expect(pickMatmulRung(1024, 768, 768, false)).toBe('tiled');
-  expect(pickMatmulRung(4096, 4096, 4096, false)).toBe('tiled');
+  // a real GPU (H100): gemv for decode rows, gemm for everything else
+  expect(pickMatmulRung(1, 768, 50257, true)).toBe('gemv');
+  expect(pickMatmulRung(1, 768, 2304, false)).toBe('gemv');
+  expect(pickMatmulRung(1024, 768, 3072, false)).toBe('gemm');
+  expect(pickMatmulRung(1024, 768, 768, false)).toBe('gemm');
+  expect(pickMatmulRung(4096, 4096, 4096, false)).toBe('gemm');
   // a software adapter (lavapipe)
   expect(pickMatmulRung(1, 768, 50257, true, 'software')).toBe('naive');
   expect(pickMatmulRung(8, 768, 768, false, 'software')).toBe('naive');

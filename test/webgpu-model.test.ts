@@ -65,12 +65,12 @@ describeBackends('GPT-2 forward on WebGPU vs CPU', ({ be }) => {
     });
   }
 
-  it('with the rung choices of a real GPU (tiled, regblock, matvec) as well as a software adapter\'s', async () => {
+  it('with the rung choices of a real GPU (gemm, gemv, split cached attention; a submit every 7 dispatches) as well as a software adapter\'s', async () => {
     const cfg = CONFIGS[0][1];
     const p = params(cfg, 9);
     const cpu = await new GPT2Model(new CpuBackend(), p).forward(ids(2, 33, cfg.vocabSize, 5));
     for (const deviceClass of ['gpu', 'software'] as const) {
-      const g = await extraWebGPU({ deviceClass });
+      const g = await extraWebGPU({ deviceClass, submitEvery: deviceClass === 'gpu' ? 7 : 0 });
       const model = new GPT2Model(g, p);
       expectClose((await model.forward(ids(2, 33, cfg.vocabSize, 5))).logits, cpu.logits, 1e-4, 0, `${deviceClass} logits`);
       const r = await model.generate(ids(1, 5, cfg.vocabSize, 6)[0], { doSample: false, maxNewTokens: 6, stopAtEos: false });

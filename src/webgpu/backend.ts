@@ -1,17 +1,18 @@
 // The WebGPU backend: the Backend interface over GPU buffer ranges, one binder per kernel
 // (ops/*.ts), one command stream (runtime.ts). Ops are recorded into a command encoder and submitted
-// when the host needs a result (read*, sync) or writes a buffer, so a whole forward pass is one
-// submit. Nothing is allocated, destroyed or compiled per token once a decode is warm: buffers come
+// when the host needs a result (read*, sync) or writes a buffer — a whole forward pass is one
+// submit on software adapters — and on a real GPU also every 32 dispatches, so the GPU runs while
+// the host records (runtime.ts). Nothing is allocated, destroyed or compiled per token once a decode is warm: buffers come
 // from a pool, pipelines and bind groups from caches, uniforms from one ring buffer.
 
 import type { Backend, KVLayer } from '../backend.ts';
 import { type AnyGpuBuf, type GpuBuf, type GpuIntBuf, type GpuStats, liveBuffers, newStats } from './buffers.ts';
 import { type AcquiredDevice, type AdapterSummary, type DeviceLimits, type DeviceOptions, acquireDevice } from './device.ts';
 import * as attn from './ops/attention.ts';
-import type { AttentionRung } from './ops/attention.ts';
+import type { AttentionRung, DecodeRung } from './ops/attention.ts';
 import * as layers from './ops/layers.ts';
-import { type DeviceClass, type MatmulRung, matmulForward } from './ops/matmul.ts';
-import { Runtime } from './runtime.ts';
+import { type DeviceClass, type MatmulRung, type MatmulTuning, matmulForward } from './ops/matmul.ts';
+import { type KernelTime, Runtime } from './runtime.ts';
 
 export type { GpuBuf, GpuIntBuf } from './buffers.ts';
 
@@ -19,6 +20,8 @@ export type { GpuBuf, GpuIntBuf } from './buffers.ts';
 export interface RungChoice {
   matmul: MatmulRung | 'auto';
   attention: AttentionRung | 'auto';
+  /** cached attention (decode) */
+  decode: DecodeRung | 'auto';
 }
 
 export interface WebGPUBackendOptions extends DeviceOptions {
@@ -27,6 +30,11 @@ export interface WebGPUBackendOptions extends DeviceOptions {
   rungs?: Partial<RungChoice>;
   /** tune the rung choice for a real GPU or a software adapter (default: from the adapter) */
   deviceClass?: DeviceClass;
+  /**
+   * submit after this many dispatches, so the GPU starts while the host records the rest (default:
+   * 32 on a real GPU; 0 — submit only when a result is needed — on a software adapter)
+   */
+  submitEvery?: number;
 }
 
 export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
@@ -37,6 +45,8 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
   readonly stats: GpuStats = newStats();
   /** mutable: tests and benchmarks switch rungs between calls */
   rungs: RungChoice;
+  /** mutable: fixed gemm / gemv configurations instead of the by-shape choice (sweeps, tests) */
+  tuning: MatmulTuning = {};
   /** what 'auto' rung choices are tuned for */
   readonly deviceClass: DeviceClass;
   private readonly rt: Runtime;
@@ -49,8 +59,17 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
     this.description = `WebGPU: ${a.description || a.device || a.vendor || 'unknown adapter'} (${a.runtime}${a.software ? ', software' : ''})`;
     const maxBinding = Math.min(acquired.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
     this.rt = new Runtime(acquired.device, this.stats, acquired.limits.maxBufferSize, maxBinding, acquired.timestamps);
-    this.rungs = { matmul: opts.rungs?.matmul ?? 'auto', attention: opts.rungs?.attention ?? 'auto' };
+    this.rungs = { matmul: opts.rungs?.matmul ?? 'auto', attention: opts.rungs?.attention ?? 'auto', decode: opts.rungs?.decode ?? 'auto' };
     this.deviceClass = opts.deviceClass ?? (acquired.adapter.software ? 'software' : 'gpu');
+    this.rt.submitEvery = opts.submitEvery ?? (acquired.adapter.software ? 0 : 32);
+  }
+
+  /** Dispatches per submit (0: submit only when a result is needed); benchmarks vary it. */
+  get submitEvery(): number {
+    return this.rt.submitEvery;
+  }
+  set submitEvery(n: number) {
+    this.rt.submitEvery = n;
   }
 
   /** GPUBuffers alive now (the decode leak test watches this stay flat). */
@@ -133,7 +152,8 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
     layers.layernormForward(this.rt, out, mean, rstd, inp, w, b, N, C, eps);
   }
   matmulForward(out: GpuBuf, inp: GpuBuf, w: GpuBuf, bias: GpuBuf | null, M: number, K: number, N: number, transW: boolean): void {
-    matmulForward(this.rt, this.rungs.matmul, this.deviceClass, out, inp, w, bias, M, K, N, transW);
+    const ctx = { rung: this.rungs.matmul, device: this.deviceClass, limits: this.limits, tuning: this.tuning };
+    matmulForward(this.rt, ctx, out, inp, w, bias, M, K, N, transW);
   }
   attentionForward(out: GpuBuf, att: GpuBuf | null, qkv: GpuBuf, mask: GpuIntBuf | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {
     attn.attentionForward(this.rt, this.rungs.attention, out, att, qkv, mask, maskStride, B, T, C, NH, scale,
@@ -143,7 +163,8 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
     attn.kvCacheWrite(this.rt, cache, qkv, B, T, C, NH, pos0, cap);
   }
   attentionCached(out: GpuBuf, qkv: GpuBuf, cache: KVLayer<GpuBuf>, mask: GpuIntBuf | null, maskStride: number, B: number, T: number, C: number, NH: number, pos0: number, cap: number, scale: number): void {
-    attn.attentionCached(this.rt, out, qkv, cache, mask, maskStride, B, T, C, NH, pos0, cap, scale);
+    const r = this.rungs.decode === 'auto' ? attn.pickDecodeRung(B, T, C, NH, this.deviceClass) : this.rungs.decode;
+    attn.attentionCached(this.rt, r, out, qkv, cache, mask, maskStride, B, T, C, NH, pos0, cap, scale);
   }
   geluForward(out: GpuBuf, inp: GpuBuf, n: number): void {
     layers.elementwise(this.rt, 'gelu', this.view(out, 0, n), [this.view(inp, 0, n)], n);
@@ -155,7 +176,10 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
     layers.softmaxForward(this.rt, probs, logits, rows, V);
   }
   argmax(out: GpuIntBuf, logits: GpuBuf, rows: number, V: number): void {
-    layers.argmax(this.rt, out, logits, rows, V);
+    // one workgroup per row: as wide as the device allows on GPUs (a 50257-logit row in 49 loads
+    // per thread rather than 196), 256 threads on software adapters (measured there)
+    const wg = this.deviceClass === 'gpu' ? 2 ** Math.floor(Math.log2(Math.min(1024, this.limits.maxComputeInvocationsPerWorkgroup))) : 256;
+    layers.argmax(this.rt, out, logits, rows, V, wg);
   }
 
   // ---- benchmarks --------------------------------------------------------------------------------
@@ -171,6 +195,22 @@ export class WebGPUBackend implements Backend<GpuBuf, GpuIntBuf> {
       throw e;
     }
     return (await this.rt.endTiming()) / 1e6;
+  }
+
+  /**
+   * GPU time of each dispatch `record` enqueues (timestamp queries around every dispatch, each in
+   * its own compute pass), or null without timestamps. For profiles: the passes add overhead.
+   */
+  async profileGpu(record: () => void): Promise<KernelTime[] | null> {
+    if (!this.acquired.timestamps) return null;
+    this.rt.beginProfile();
+    try {
+      record();
+    } catch (e) {
+      await this.rt.endProfile();
+      throw e;
+    }
+    return this.rt.endProfile();
   }
 }
 

@@ -6,6 +6,9 @@ export { WebGPUUnavailableError, acquireDevice, webgpuAvailable } from './device
 export type { AdapterSummary, DeviceLimits, DeviceOptions } from './device.ts';
 export type { GpuStats } from './buffers.ts';
 export { MATMUL_RUNGS, pickMatmulRung } from './ops/matmul.ts';
-export type { DeviceClass, MatmulRung } from './ops/matmul.ts';
-export { ATTENTION_RUNGS, pickAttentionRung, flashSupports } from './ops/attention.ts';
-export type { AttentionRung } from './ops/attention.ts';
+export type { DeviceClass, MatmulRung, MatmulTuning } from './ops/matmul.ts';
+export { GEMM_TILES, gemmSupports, pickGemmConfig, pickGemvConfig } from './ops/matmul-config.ts';
+export type { GemmConfig, GemvConfig } from './ops/matmul-config.ts';
+export { ATTENTION_RUNGS, DECODE_RUNGS, flashSupports, pickAttentionRung, pickDecodeRung, splitSupports } from './ops/attention.ts';
+export type { AttentionRung, DecodeRung } from './ops/attention.ts';
+export type { KernelTime } from './runtime.ts';

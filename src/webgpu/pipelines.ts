@@ -26,6 +26,8 @@ export interface CachedPipeline {
 export class PipelineCache {
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, CachedPipeline>();
+  /** the same pipelines by kernel and constants in call order (several keys may share one) */
+  private readonly byCallKey = new Map<string, CachedPipeline>();
   private readonly layouts = new Map<number, GPUBindGroupLayout>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
 
@@ -46,6 +48,17 @@ export class PipelineCache {
 
   /** The pipeline for (kernel, constants), created on first use. */
   pipeline(kernel: KernelName, constants: Constants): CachedPipeline {
+    // fast path (every dispatch comes here): the constants in the order given, no sort
+    let fast = kernel as string;
+    for (const k in constants) fast += `,${k}=${constants[k]}`;
+    const hit = this.byCallKey.get(fast);
+    if (hit) return hit;
+    const p = this.create(kernel, constants);
+    this.byCallKey.set(fast, p);
+    return p;
+  }
+
+  private create(kernel: KernelName, constants: Constants): CachedPipeline {
     const key = pipelineKeyString({ kernel, constants });
     let p = this.pipelines.get(key);
     if (!p) {

@@ -1,7 +1,14 @@
 // The command stream under the WebGPU backend: one uniform ring buffer, one open command encoder
-// (ops are recorded, and submitted at a read, a sync, a host write, or when the ring fills), the
-// readback buffer, timestamp timing, and staging for operands that cannot be bound directly.
-// Pipelines and bind groups come from the caches in pipelines.ts.
+// (ops are recorded, and submitted at a read, a sync, a host write, when the ring fills, and on a
+// real GPU every `submitEvery` dispatches), the readback buffer, timestamp timing and per-dispatch
+// profiles, and staging for operands that cannot be bound directly. Pipelines and bind groups come
+// from the caches in pipelines.ts. The uniform ring is written once per submit (one writeBuffer),
+// never per dispatch.
+//
+// Why submit before the result is needed: a decode step of the 124M model records ~155 dispatches
+// (≈2 ms of host time on the H100 machine) and runs ≈1.8 ms on the GPU; submitted as one command
+// buffer at the readback the two add up (2.87 ms/token), submitted every 32 dispatches the GPU
+// starts while the host records the rest (2.34 ms/token; bench/results/webgpu-h100.log).
 //
 // Binding rules it enforces: a storage binding starts on a 256-byte boundary and is at most
 // `maxBinding` bytes; binders split larger tensors themselves (split.ts). An operand that is not
@@ -25,6 +32,14 @@ export const f32 = (x: number): F32Field => ({ f32: x });
 
 export type OperandMode = 'in' | 'out';
 
+/** One dispatch's GPU time (profileGpu). */
+export interface KernelTime {
+  kernel: KernelName;
+  ms: number;
+}
+
+const PROFILE_MAX = 1024; // dispatches one profile can time
+
 export class Runtime {
   readonly pool: BufferPool;
   /** largest storage binding in bytes (the device limit, or smaller for tests of the splitting) */
@@ -47,7 +62,19 @@ export class Runtime {
   private timer: { querySet: GPUQuerySet; resolve: GPUBuffer } | null = null;
   /** while timing: whether the next pass is the first timed one, and how many were timed */
   private timed: { first: boolean; passes: number } | null = null;
+  /** while profiling: one pass per dispatch, timestamps 2i, 2i + 1 around dispatch i */
+  private profiling: { querySet: GPUQuerySet; resolve: GPUBuffer; kernels: KernelName[] } | null = null;
+  private profiler: { querySet: GPUQuerySet; resolve: GPUBuffer } | null = null;
   private error: string | null = null;
+  /** the pipeline last set in the open pass (not set again for the next dispatch) */
+  private passPipeline: GPUComputePipeline | null = null;
+  private sinceSubmit = 0;
+  /**
+   * Submit after this many dispatches (0: only when the host needs a result). On a real GPU the
+   * work recorded so far then runs while the host records the rest: a decode step's host
+   * recording and GPU time overlap instead of adding up.
+   */
+  submitEvery = 0;
 
   constructor(readonly device: GPUDevice, readonly stats: GpuStats, maxBufferSize: number, maxBinding: number,
     readonly timestamps: boolean) {
@@ -74,10 +101,15 @@ export class Runtime {
 
   // ---- bindings ----------------------------------------------------------------------------------
 
-  /** The storage binding of elements [from, from + n) of a handle; must be aligned and ≤ maxBinding. */
-  bind(buf: AnyGpuBuf, from = 0, n = buf.length - from): Bound {
+  /**
+   * The storage binding of elements [from, from + n) of a handle; must be aligned and ≤ maxBinding.
+   * `vec4`: the kernel declares it array<vec4<f32>>, so the size is rounded up to 16 bytes (the
+   * extra floats are never used; pool buffers are whole multiples of 256 bytes, so they exist).
+   */
+  bind(buf: AnyGpuBuf, from = 0, n = buf.length - from, vec4 = false): Bound {
     const offset = (buf.offset + from) * 4;
-    const size = Math.max(n, 1) * 4;
+    let size = Math.max(n, 1) * 4;
+    if (vec4) size = Math.min(Math.ceil(size / 16) * 16, buf.root.bytes - offset);
     if (offset % 256 !== 0) throw new Error(`internal: unaligned binding at byte ${offset} (stage it first)`);
     if (size > this.maxBinding) {
       throw new Error(`WebGPU: a binding of ${size} bytes exceeds maxStorageBufferBindingSize (${this.maxBinding}); this op cannot split it`);
@@ -132,6 +164,11 @@ export class Runtime {
 
   // ---- pipelines and dispatch --------------------------------------------------------------------
 
+  /** Create the pipeline of (kernel, constants) now, for a dispatch that comes later (not mid-decode). */
+  prepare(kernel: KernelName, constants: Constants): void {
+    this.cache.pipeline(kernel, constants);
+  }
+
   /** Record one dispatch of `kernel` with its Params fields, storage bindings and workgroup counts. */
   dispatch(kernel: KernelName, constants: Constants, params: readonly (number | F32Field)[], bound: readonly Bound[],
     groups: readonly [number, number?, number?]): void {
@@ -145,10 +182,24 @@ export class Runtime {
       else this.ringF32[w + i] = v.f32;
     });
     const bg = this.cache.bindGroup(p, this.ring, SLOT, bound);
-    const pass = this.computePass();
-    pass.setPipeline(p.pipeline);
+    const prof = this.profiling;
+    let pass: GPUComputePassEncoder;
+    if (prof && prof.kernels.length < PROFILE_MAX) {
+      this.endPass();
+      const i = prof.kernels.length;
+      prof.kernels.push(kernel);
+      pass = this.pass = this.enc().beginComputePass({
+        timestampWrites: { querySet: prof.querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 },
+      });
+    } else {
+      pass = this.computePass();
+    }
+    if (this.passPipeline !== p.pipeline) pass.setPipeline(p.pipeline);
+    this.passPipeline = p.pipeline;
     pass.setBindGroup(0, bg, [slot * SLOT]);
     pass.dispatchWorkgroups(groups[0], groups[1] ?? 1, groups[2] ?? 1);
+    if (prof) this.endPass();
+    if (this.submitEvery > 0 && ++this.sinceSubmit >= this.submitEvery) this.flush();
   }
 
   /** Workgroup counts for a flattened 1-D grid of `n` workgroups (the kernels use gy·gx + gx). */
@@ -188,6 +239,7 @@ export class Runtime {
   private endPass(): void {
     this.pass?.end();
     this.pass = null;
+    this.passPipeline = null;
   }
 
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
@@ -219,6 +271,7 @@ export class Runtime {
     this.stats.submits++;
     this.encoder = null;
     this.ringUsed = 0;
+    this.sinceSubmit = 0;
   }
 
   /** Host → GPU, after the work already recorded (which may read the old contents). */
@@ -292,11 +345,36 @@ export class Runtime {
     return Number(raw[1] - raw[0]);
   }
 
+  /** Time every dispatch recorded from now on, each in its own pass (needs `timestamps`). */
+  beginProfile(): void {
+    if (!this.timestamps) throw new Error('internal: this device has no timestamp-query');
+    this.flush();
+    this.profiler ??= {
+      querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_MAX }),
+      resolve: this.pool.create(16 * PROFILE_MAX, GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, 'profile timestamps'),
+    };
+    this.profiling = { ...this.profiler, kernels: [] };
+  }
+
+  /** The GPU time of each dispatch since beginProfile (the first PROFILE_MAX of them). */
+  async endProfile(): Promise<KernelTime[]> {
+    const prof = this.profiling;
+    if (!prof) throw new Error('internal: endProfile without beginProfile');
+    this.endPass();
+    this.profiling = null;
+    const n = prof.kernels.length;
+    if (n === 0) return [];
+    this.enc().resolveQuerySet(prof.querySet, 0, 2 * n, prof.resolve, 0);
+    const raw = new BigInt64Array(await this.read(prof.resolve, 0, 16 * n));
+    return prof.kernels.map((kernel, i) => ({ kernel, ms: Number(raw[2 * i + 1] - raw[2 * i]) / 1e6 }));
+  }
+
   destroy(): void {
     this.endPass();
     this.encoder = null;
     this.cache.clear();
     this.timer?.querySet.destroy();
+    this.profiler?.querySet.destroy();
     this.pool.destroyAll();
   }
 }

@@ -17,7 +17,7 @@ import { GPT2Model } from '../../src/model/model.ts';
 import { DecodeSession } from '../../src/model/session.ts';
 import { randomParams } from '../../src/params.ts';
 import {
-  ATTENTION_RUNGS, MATMUL_RUNGS, type WebGPUBackend, createWebGPUBackend, flashSupports,
+  ATTENTION_RUNGS, DECODE_RUNGS, type GemmConfig, MATMUL_RUNGS, type WebGPUBackend, createWebGPUBackend, flashSupports,
 } from '../../src/webgpu/index.ts';
 
 type AnyBackend = Backend<unknown, unknown>;
@@ -107,6 +107,31 @@ gpuTest('matmul: every rung, both weight layouts, odd shapes, with and without b
   g.rungs.matmul = 'auto';
 });
 
+gpuTest('matmul: gemm tiles and k splits, gemv shapes, fixed configurations', async (g) => {
+  const gemm: GemmConfig[] = [
+    { wgX: 16, wgY: 16, tm: 8, tn: 8, bk: 8, splits: 1 }, { wgX: 16, wgY: 16, tm: 4, tn: 8, bk: 16, splits: 3 },
+    { wgX: 8, wgY: 8, tm: 4, tn: 4, bk: 4, splits: 2 },
+  ];
+  const configs = [...gemm.map((c) => ({ rung: 'gemm' as const, tuning: { gemm: c } })),
+    { rung: 'gemv' as const, tuning: { gemv: { quads: 2, rows: 16, lanes: 16 } } }];
+  for (const { rung, tuning } of configs) {
+    g.rungs.matmul = rung;
+    g.tuning = tuning;
+    for (const [M, K, N] of [[33, 96, 1000], [65, 17, 129], [130, 300, 70]]) {
+      for (const transW of [false, true]) {
+        const x = uniform(M * K, M + K, 1.7), w = uniform(K * N, N + K, 0.035), bb = uniform(N, N, 0.03);
+        await both((be) => {
+          const out = be.allocF32(M * N);
+          be.matmulForward(out, put(be, x), put(be, w), put(be, bb), M, K, N, transW);
+          return out;
+        }, 1e-5, 1e-5, `${rung} ${JSON.stringify(tuning)} ${M}×${K}×${N} transW=${transW}`, g);
+      }
+    }
+  }
+  g.rungs.matmul = 'auto';
+  g.tuning = {};
+});
+
 const ATTN_CASES: { B: number; T: number; C: number; NH: number; pad?: (b: number, s: number) => boolean; stride?: number }[] = [
   { B: 2, T: 33, C: 96, NH: 6 },
   { B: 2, T: 33, C: 96, NH: 6, pad: (b, s) => b === 1 && s >= 20 },
@@ -141,7 +166,8 @@ gpuTest('attention: every rung, padding masks, single tokens, probabilities', as
   g.rungs.attention = 'auto';
 });
 
-gpuTest('KV cache: writes and cached attention over prompt chunks and single tokens', async (g) => {
+for (const rung of DECODE_RUNGS) gpuTest(`KV cache (rung ${rung}): writes and cached attention over prompt chunks and single tokens`, async (g) => {
+  g.rungs.decode = rung;
   const B = 2, C = 96, NH = 6, cap = 80, hs = C / NH;
   const mask = Array.from({ length: B * cap }, (_, i) => (Math.floor(i / cap) === 1 && i % cap === 3 ? 0 : 1));
   const state = new Map<AnyBackend, { k: unknown; v: unknown; m: unknown }>();
@@ -167,6 +193,7 @@ gpuTest('KV cache: writes and cached attention over prompt chunks and single tok
     }
     pos0 += T;
   }
+  g.rungs.decode = 'auto';
 });
 
 gpuTest('layer ops: encoder, layernorm, gelu, residual, softmax, argmax', async (g) => {
@@ -242,7 +269,18 @@ gpuTest('gpt2-tiny fixture: logits, hidden states, greedy tokens', async (g) => 
   model.dispose();
 });
 
-gpuTest('odd random model (V 1000, C 96, 6 heads): forward vs CPU, cached decode vs full forward, B 2', async (g) => {
+/** A backend whose 'auto' rungs are the real-GPU choices (gemm, gemv, split decode), on this adapter. */
+async function withGpuClass(fn: (g: WebGPUBackend) => Promise<void>): Promise<void> {
+  const g = await createWebGPUBackend({ deviceClass: 'gpu' });
+  try {
+    await fn(g);
+  } finally {
+    await g.sync();
+    g.dispose();
+  }
+}
+
+async function oddModel(g: WebGPUBackend): Promise<void> {
   const cfg = makeConfig({ vocabSize: 1000, nPositions: 64, nEmbd: 96, nLayer: 2, nHead: 6 });
   const params = randomParams(cfg, 5);
   const seqs = [0, 1].map((b) => Array.from({ length: 24 }, (_, t) => (b * 977 + t * 131 + 7) % 1000));
@@ -264,9 +302,11 @@ gpuTest('odd random model (V 1000, C 96, 6 heads): forward vs CPU, cached decode
   }
   session.dispose();
   model.dispose();
-});
+}
+gpuTest('odd random model (V 1000, C 96, 6 heads): forward vs CPU, cached decode vs full forward, B 2', oddModel);
+gpuTest('the same with the real-GPU rung choices (gemm, gemv, split cached attention)', () => withGpuClass(oddModel));
 
-gpuTest('a 300-token greedy decode keeps buffers, pipelines and bind groups flat', async (g) => {
+async function flatDecode(g: WebGPUBackend): Promise<void> {
   const cfg = makeConfig({ vocabSize: 512, nPositions: 320, nEmbd: 64, nLayer: 2, nHead: 4 });
   const session = new DecodeSession(g, uploadParams(g, randomParams(cfg, 9)), 2, 310);
   let next = await session.feedArgmax(Int32Array.from({ length: 16 }, (_, i) => i * 31), 8);
@@ -276,7 +316,9 @@ gpuTest('a 300-token greedy decode keeps buffers, pipelines and bind groups flat
   const after = JSON.stringify({ ...g.stats, submits: 0, live: g.liveBuffers });
   if (before !== after) throw new Error(`GPU resources changed over the decode: ${before} → ${after}`);
   session.dispose();
-});
+}
+gpuTest('a 300-token greedy decode keeps buffers, pipelines and bind groups flat', flatDecode);
+gpuTest('the same with the real-GPU rung choices', () => withGpuClass(flatDecode));
 
 // the shared device goes once every test above has run (Deno runs a file's tests in order), after
 // its queue is idle

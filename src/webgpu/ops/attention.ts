@@ -7,7 +7,10 @@
 //   unfused  scores → softmax → weighted sum through a (B, NH, T, T) matrix: the reference, and
 //            the rung that fills `att` (the probabilities the backward pass reads)
 //   flash    fused causal prefill, online softmax over key tiles, no T × T in memory
-//   decode   new queries over the GPU-resident KV cache (attentionCached)
+//   decode   new queries over the GPU-resident KV cache (attentionCached): one workgroup per
+//            (query, head), walking the cache in chunks
+//   split    the same over the cache split in WG-position pieces, one workgroup each, and their
+//            partial softmax sums combined (flash-decoding; many workgroups at B = 1, for GPUs)
 
 import type { KVLayer } from '../../backend.ts';
 import type { GpuBuf, GpuIntBuf } from '../buffers.ts';
@@ -15,10 +18,29 @@ import { f32, type Runtime } from '../runtime.ts';
 
 export type AttentionRung = 'unfused' | 'flash';
 export const ATTENTION_RUNGS: readonly AttentionRung[] = ['unfused', 'flash'];
+/** Rungs of cached attention (attentionCached). */
+export type DecodeRung = 'decode' | 'split';
+export const DECODE_RUNGS: readonly DecodeRung[] = ['decode', 'split'];
 
 const FLASH_MAX_HS = 64; // MAX_HS4 · 4 in attention_flash.wgsl
 const FLASH_BQ = 32;
 const DECODE_WG = 64;
+const SPLIT_WG = 64; // cached positions per split (and threads per workgroup)
+
+/** The split rung reads q, k and v as vec4 rows: C and hs multiples of 4, hs ≤ 4·SPLIT_WG. */
+export function splitSupports(C: number, NH: number): boolean {
+  const hs = C / NH;
+  return C % 4 === 0 && hs % 4 === 0 && hs <= 4 * SPLIT_WG;
+}
+
+/**
+ * The cached-attention rung: on GPUs, split when there are too few (query, head) pairs to fill the
+ * device with one workgroup each (decode: B·NH workgroups); on software adapters (lavapipe runs
+ * workgroups on a few CPU threads) always the single pass.
+ */
+export function pickDecodeRung(B: number, T: number, C: number, NH: number, device: 'gpu' | 'software'): DecodeRung {
+  return device === 'gpu' && B * T * NH < 512 && splitSupports(C, NH) ? 'split' : 'decode';
+}
 
 /** Flash needs vec4 rows (C, hs multiples of 4) and hs ≤ 64 (its private registers). */
 export function flashSupports(C: number, NH: number): boolean {
@@ -88,10 +110,14 @@ export function kvCacheWrite(rt: Runtime, cache: KVLayer<GpuBuf>, qkv: GpuBuf, B
 }
 
 /** T new queries over cache positions 0..pos0+t; mask (B, maskStride) over cache positions, or null. */
-export function attentionCached(rt: Runtime, out: GpuBuf, qkv: GpuBuf, cache: KVLayer<GpuBuf>, mask: GpuIntBuf | null,
+export function attentionCached(rt: Runtime, rung: DecodeRung, out: GpuBuf, qkv: GpuBuf, cache: KVLayer<GpuBuf>, mask: GpuIntBuf | null,
   maskStride: number, B: number, T: number, C: number, NH: number, pos0: number, cap: number, scale: number): void {
   if (B === 0 || T === 0) return;
   const hs = C / NH;
+  if (rung === 'split') {
+    attentionCachedSplit(rt, out, qkv, cache, mask, maskStride, B, T, C, NH, pos0, cap, scale);
+    return;
+  }
   if (hs > 4 * DECODE_WG) throw new Error(`WebGPU: cached attention supports head sizes up to ${4 * DECODE_WG}, got ${hs}`);
   const { bufs, unstage } = rt.stageOperands<GpuBuf | GpuIntBuf>([
     { buf: out, mode: 'out' }, { buf: qkv, mode: 'in' }, { buf: cache.k, mode: 'in' }, { buf: cache.v, mode: 'in' },
@@ -101,5 +127,31 @@ export function attentionCached(rt: Runtime, out: GpuBuf, qkv: GpuBuf, cache: KV
   // Params: B, T, C, NH, pos0, cap, mask_stride, has_mask, scale
   rt.dispatch('attnDecode', { WG: DECODE_WG, HS: hs }, [B, T, C, NH, pos0, cap, maskStride, m ? 1 : 0, f32(scale)],
     [rt.bind(o), rt.bind(x), rt.bind(k), rt.bind(v), m ? rt.bind(m) : rt.none(4)], [T, B * NH]);
+  unstage();
+}
+
+/** attentionCached through attention_decode_split.wgsl: partial sums per WG positions, then combine. */
+function attentionCachedSplit(rt: Runtime, out: GpuBuf, qkv: GpuBuf, cache: KVLayer<GpuBuf>, mask: GpuIntBuf | null,
+  maskStride: number, B: number, T: number, C: number, NH: number, pos0: number, cap: number, scale: number): void {
+  if (!splitSupports(C, NH)) throw new Error(`internal: split cached attention cannot run C ${C}, NH ${NH}`);
+  const hs = C / NH;
+  const splits = Math.ceil((pos0 + T) / SPLIT_WG);
+  // the partials are sized (and bound) for the whole cache, so every step of a decode binds the
+  // same range: no new bind groups as the sequence grows
+  const most = B * NH * T * Math.ceil(Math.max(cap, pos0 + T) / SPLIT_WG) * (hs + 2);
+  const { bufs, unstage } = rt.stageOperands<GpuBuf | GpuIntBuf>([
+    { buf: out, mode: 'out' }, { buf: qkv, mode: 'in' }, { buf: cache.k, mode: 'in' }, { buf: cache.v, mode: 'in' },
+    { buf: mask, mode: 'in' },
+  ]);
+  const [o, x, k, v, m] = bufs as [GpuBuf, GpuBuf, GpuBuf, GpuBuf, GpuIntBuf | null];
+  const part = rt.scratchF32('decode partials', most);
+  const bound = [rt.bind(o), rt.bind(x, 0, x.length, true), rt.bind(k, 0, k.length, true), rt.bind(v, 0, v.length, true),
+    m ? rt.bind(m) : rt.none(4), rt.bind(part, 0, most)];
+  const constants = { WG: SPLIT_WG, HS4: hs / 4 };
+  // Params: B, T, C, NH, pos0, cap, mask_stride, has_mask, scale, splits
+  const params = [B, T, C, NH, pos0, cap, maskStride, m ? 1 : 0, f32(scale), splits];
+  rt.dispatch('attnDecodePartial', constants, params, bound, [splits, T, B * NH]);
+  if (splits > 1) rt.dispatch('attnDecodeCombine', constants, params, bound, [T, B * NH]);
+  else rt.prepare('attnDecodeCombine', constants); // made now: a decode that grows past WG positions creates nothing
   unstage();
 }

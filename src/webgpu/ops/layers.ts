@@ -73,12 +73,12 @@ export function softmaxForward(rt: Runtime, probs: GpuBuf, logits: GpuBuf, rows:
 }
 
 /** out (rows) = index of the first maximum of each row of logits (rows, V). */
-export function argmax(rt: Runtime, out: GpuIntBuf, logits: GpuBuf, rows: number, V: number): void {
+export function argmax(rt: Runtime, out: GpuIntBuf, logits: GpuBuf, rows: number, V: number, wg = WG): void {
   if (rows === 0) return;
   const { bufs, unstage } = rt.stageOperands<GpuBuf | GpuIntBuf>([{ buf: out, mode: 'out' }, { buf: logits, mode: 'in' }]);
   const [o, lg] = bufs as [GpuIntBuf, GpuBuf];
   for (const [r0, rc] of planRows(rows, [V, 1], rt.maxBinding)) {
-    rt.dispatch('argmax', { WG }, [rc, V], [rt.bind(o, r0, rc), rt.bind(lg, r0 * V, rc * V)], rt.grid(rc));
+    rt.dispatch('argmax', { WG: wg }, [rc, V], [rt.bind(o, r0, rc), rt.bind(lg, r0 * V, rc * V)], rt.grid(rc));
   }
   unstage();
 }
