@@ -134,7 +134,7 @@ writeSafetensors(join(tmp, 'model.safetensors'), f16, { format: 'pt' });
 writeFileSync(join(tmp, 'config.json'), readFileSync(join(ftDir, 'config.json')));
 writeFileSync(join(tmp, 'loss.svg'), readFileSync(join(ftDir, 'loss.svg')));
 writeFileSync(join(tmp, 'pretrain-loss.svg'), preCurve);
-const card = readFileSync(join(ftDir, 'README.md'), 'utf8').replace('## How to use', `## Pre-training
+const card = readFileSync(join(ftDir, 'README.md'), 'utf8').replace(`\`${preDir}\``, 'the pre-trained model below').replace('## How to use', `## Pre-training
 
 Before the tweets, the model was trained from random weights (${config.nLayer} layers, 4 heads, C 128,
 ${config.nPositions} positions, GPT-2's vocabulary) on ${docs.length} fortunes from Debian's \`fortunes\` packages (\`data/fortunes/\`, BSD

@@ -64,6 +64,20 @@ describe('gpt2ts generate', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('the embedded default model: no --model, tweet-length text, special tokens never printed', async () => {
+    for (const seed of ['1', '2', '3']) {
+      const r = await runCli(['generate', 'My dream is', '--seed', seed]);
+      expect(r.code).toBe(0);
+      expect(r.stdout.startsWith('My dream is')).toBe(true);
+      expect(r.stdout).not.toContain('<|endoftext|>');
+      expect(r.stdout.trimEnd()).not.toContain('\n'); // cut at the first newline: one tweet
+      const j = JSON.parse((await runCli(['generate', 'My dream is', '--seed', seed, '--json'])).stdout) as GenJson;
+      expect(j.prompt_ids[0]).toBe(50256); // the huggingtweets <|endoftext|> prefix
+      expect(j.sequences[0].text).not.toContain('<|endoftext|>');
+      expect(r.stdout).toBe(`My dream is${j.sequences[0].text}\n`);
+    }
+  });
+
   it('text that the model vocabulary cannot hold is a clear error', async () => {
     const r = await runCli(['generate', 'hello', '--model', tiny]);
     expect(r.code).toBe(1);

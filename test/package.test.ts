@@ -27,15 +27,15 @@ beforeAll(() => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('the packed package', () => {
-  it('imports as gpt2ts and embeds', () => {
+  it('imports as gpt2ts and embeds with the embedded default model', () => {
     const script = `import { loadModel } from 'gpt2ts';
-const m = await loadModel(${JSON.stringify(tiny)});
-const e = await m.embed([''], { normalize: true });
-console.log(JSON.stringify({ dims: e.dims, norm: Math.hypot(...e.data) }));
+const m = await loadModel();
+const e = await m.embed(['a tweet about cats', ''], { normalize: true });
+console.log(JSON.stringify({ dims: e.dims, norm: Math.hypot(...e.data.subarray(0, e.dims[1])) }));
 m.dispose();`;
     writeFileSync(join(project, 'use.mjs'), script);
     const out = JSON.parse(execFileSync(process.execPath, ['use.mjs'], { cwd: project, encoding: 'utf8' })) as { dims: number[]; norm: number };
-    expect(out.dims).toEqual([1, 64]);
+    expect(out.dims).toEqual([2, 128]);
     expect(Math.abs(out.norm - 1)).toBeLessThan(1e-6);
   });
 

@@ -40,6 +40,7 @@ ${MODEL_HELP}
   --no-cut             do not cut samples at their first newline
   --no-task-defaults   ignore the model's task_specific_params entirely
   --json               print one JSON object: prompt ids, seed, and each sequence's ids and text
+                       (special tokens such as <|endoftext|> are in the ids, never in the text)
 
 Examples:
   gpt2ts generate "My dream is" --max-new-tokens 40 --seed 1
@@ -116,7 +117,10 @@ Examples:
         cutDone = shown !== text;
         if (shown) pending = pending.then(() => write(io.stdout, shown));
       };
-      if (stream) opts.onToken = (_row, id) => emit(safeDecodeToken(decoder, id));
+      // special tokens (<|endoftext|>) are not shown, as the HF pipeline decodes with
+      // skip_special_tokens; --json keeps them in the ids
+      const special = new Set(tok.specialTokens.values());
+      if (stream) opts.onToken = (_row, id) => emit(special.has(id) ? '' : safeDecodeToken(decoder, id));
       if (stream && userPrompt.length) await write(io.stdout, safeDecode(tok, userPrompt) ?? '');
       const r = await model.generate(prompt, opts);
       await pending;
@@ -127,7 +131,7 @@ Examples:
         return;
       }
       const texts = r.sequences.map((s) => {
-        const t = safeDecode(tok, s);
+        const t = safeDecode(tok, s.filter((id) => !special.has(id)));
         return t !== null && cut ? cutAtFirstNewline(t) : t;
       });
       // the prefix is not part of what is shown (as the pipeline strips it); its ids are in prompt_ids
