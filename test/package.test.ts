@@ -1,9 +1,8 @@
 // The package as a user gets it: `npm pack`, install the tarball into a fresh project, import
 // 'gpt2ts', embed, run the `gpt2ts` bin, and type-check a consumer under strict settings.
-// Needs dist/ (built by `npm install`'s prepare script).
 
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,11 +15,19 @@ const tiny = fixtureDir('gpt2-tiny');
 const npm = (args: string[], cwd: string): string => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 });
 
 beforeAll(() => {
-  if (!existsSync(join(repoRoot, 'dist', 'index.js'))) throw new Error('dist/ is missing: run `npm install` (or `npm run build`) first');
-  npm(['pack', '--ignore-scripts', '--pack-destination', tmp], repoRoot);
+  // Build and pack a copy of the package's files (never the working tree's dist/, which may be
+  // stale, and which other test files import while this one runs).
+  const src = join(tmp, 'src-copy');
+  mkdirSync(src);
+  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', '.npmrc']) cpSync(join(repoRoot, f), join(src, f));
+  for (const d of ['src', 'kernels', 'weights', 'examples']) cpSync(join(repoRoot, d), join(src, d), { recursive: true });
+  symlinkSync(join(repoRoot, 'node_modules'), join(src, 'node_modules'));
+  const build = spawnSync(process.execPath, [join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: src, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`the build fails: ${build.stdout}${build.stderr}`);
+  npm(['pack', '--ignore-scripts', '--pack-destination', tmp], src);
   const tgz = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
   if (!tgz) throw new Error('npm pack wrote no tarball');
-  execFileSync('mkdir', ['-p', project]);
+  mkdirSync(project);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
   npm(['install', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline', join(tmp, tgz)], project);
 }, 600_000);
@@ -58,6 +65,8 @@ export { n, g, ids };
       files: ['consumer.ts'],
     }));
     const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-    execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+    expect(r.stdout + r.stderr).toBe(''); // tsc's diagnostics, if any, are the failure message
+    expect(r.status).toBe(0);
   });
 });

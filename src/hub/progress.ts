@@ -10,6 +10,11 @@ export interface ProgressSink {
 
 const MB = 1e6;
 
+/** Where the bar is drawn (process.stderr); structural, so the public types need no Node typings. */
+export interface TextSink {
+  write(text: string): unknown;
+}
+
 export class ProgressBar implements ProgressSink {
   #label = '';
   #total: number | null = null;
@@ -18,7 +23,7 @@ export class ProgressBar implements ProgressSink {
   #base = 0;
   #last = 0;
 
-  constructor(private readonly out: NodeJS.WritableStream, private readonly width = 24) {}
+  constructor(private readonly out: TextSink, private readonly width = 24) {}
 
   start(label: string, total: number | null, done: number): void {
     this.#label = label;
