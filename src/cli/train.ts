@@ -37,7 +37,7 @@ Options:
   --eval-every N        validation loss every N steps (default: at the end)
   --save-every N        checkpoint every N steps (default: at the end)
   --keep K              checkpoints kept (default ${TRAIN_DEFAULTS.keep})
-  --max-steps N         stop after N steps (the schedule still spans the whole run)
+  --max-steps N         train N steps in all (the schedule spans them, as HF max_steps)
   --resume              continue from the newest checkpoint in DIR
 
 Example:
@@ -108,9 +108,7 @@ Example:
         return 130;
       }
       const last = r.state.history.at(-1);
-      await write(io.stdout, r.state.step === r.state.totalSteps
-        ? `trained ${r.state.step} steps in ${secs} s (final loss ${last?.loss.toFixed(4) ?? 'n/a'}); the model is in ${out}\n`
-        : `stopped after ${r.state.step} of ${r.state.totalSteps} steps (--max-steps) in ${secs} s; checkpoint in ${out}/checkpoint-${r.state.step} (continue with --resume)\n`);
+      await write(io.stdout, `trained ${r.state.step} steps in ${secs} s (final loss ${last?.loss.toFixed(4) ?? 'n/a'}); the model is in ${out}\n`);
     } finally {
       process.removeListener('SIGINT', onSigint);
     }

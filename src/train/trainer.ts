@@ -38,7 +38,8 @@ export interface TrainSettings {
   keep: number;
   /** dropout probability for embeddings, attention and residuals; null: the config's */
   dropout: number | null;
-  /** stop after this many steps (the schedule still spans the whole run) */
+  /** train this many steps in all (at most one pass over the blocks), the schedule spanning
+   * them, as HF TrainingArguments.max_steps; null: one pass over the blocks */
   maxSteps: number | null;
 }
 
@@ -111,8 +112,8 @@ export async function runTraining(run: TrainRun): Promise<TrainResult> {
   const T = run.train[0]?.length ?? 0;
   if (!run.train.length) throw new Error('no training blocks');
   const perStep = s.batchSize * s.gradAccum;
-  const totalSteps = Math.ceil(run.train.length / perStep);
-  const settings = { ...run.identity, T, blocks: run.train.length, lr: s.lr, batchSize: s.batchSize, gradAccum: s.gradAccum, schedule: s.schedule, warmup: s.warmup, weightDecay: s.weightDecay, clip: s.clip, seed: s.seed, dropout: s.dropout };
+  const totalSteps = Math.min(Math.ceil(run.train.length / perStep), s.maxSteps ?? Infinity);
+  const settings = { ...run.identity, T, blocks: run.train.length, lr: s.lr, batchSize: s.batchSize, gradAccum: s.gradAccum, schedule: s.schedule, warmup: s.warmup, weightDecay: s.weightDecay, clip: s.clip, seed: s.seed, dropout: s.dropout, totalSteps };
   mkdirSync(run.dir, { recursive: true });
 
   let params = run.params;
@@ -154,8 +155,7 @@ export async function runTraining(run: TrainRun): Promise<TrainResult> {
 
   let interrupted = false;
   try {
-    const stopAt = s.maxSteps !== null ? Math.min(totalSteps, s.maxSteps) : totalSteps;
-    while (state.step < stopAt) {
+    while (state.step < totalSteps) {
       // let the event loop run (signals, I/O): a CPU step never waits on anything by itself
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (run.signal?.aborted) {
