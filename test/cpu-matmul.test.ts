@@ -184,7 +184,7 @@ describe('a row does not depend on the rows multiplied with it (KV-cache decode 
 });
 
 describe('backward (dinp, dW, dbias accumulate) against matmulBackwardNaive', () => {
-  // The backward sums in float64 like the reference (gemm-dd.ts), so it is held tighter than the
+  // The backward sums in float64 like the reference (gemm-dp.ts), so it is held tighter than the
   // forward: |got − ref| ≤ 1e-6·|ref| + 1e-9·max|ref| (a couple of float32 ulps).
   // Gradients start non-zero: the backward must add, not overwrite.
   const bw = (got: Float32Array, ref: Float32Array): string | null => compare(got, ref, 1e-6, 1e-9);

@@ -11,7 +11,7 @@
 
 import type { Backend, KVLayer, TrainingBackend } from '../backend.ts';
 import { attentionBackward, attentionDropoutForward } from './attention.ts';
-import { crossEntropyBackward, crossEntropyForward } from './crossentropy.ts';
+import { IGNORE_INDEX, checkTarget, crossEntropyBackward, crossEntropyForward } from './crossentropy.ts';
 import { dropoutBackward, dropoutForward } from './dropout.ts';
 import { encoderBackward } from './encoder.ts';
 import { geluBackward } from './gelu.ts';
@@ -26,6 +26,7 @@ import { matmulForwardBlocked } from './matmul-blocked.ts';
 import { WasmBackward } from './matmul-backward.ts';
 import { Bf16Weights } from './matmul-bf16.ts';
 import { WasmMatmul } from './matmul-wasm.ts';
+import { type AdamWScalars, type UpdateRange, WasmOps } from './ops-wasm.ts';
 import { acquirePool, coreCount, releasePool, type WorkerPool } from './pool/pool.ts';
 import { residualForward } from './residual.ts';
 import { argmax, softmaxForward } from './softmax.ts';
@@ -70,6 +71,8 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
   private pool: WorkerPool | null = null;
   private readonly wasm: WasmMatmul | null = null;
   private readonly wasmBack: WasmBackward | null = null;
+  /** GELU, cross-entropy and optimizer kernels (ops-wasm.ts), or null on the JS rung */
+  private readonly ops: WasmOps | null = null;
   /** bfloat16 mirrors of uploaded parameters (weights: 'bf16'), else null */
   private readonly bf16: Bf16Weights | null = null;
 
@@ -97,7 +100,8 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
         }
       }
       this.wasm = new WasmMatmul(this.heap, km, this.pool);
-      this.wasmBack = new WasmBackward(this.heap, this.wasm);
+      this.wasmBack = new WasmBackward(this.wasm);
+      this.ops = new WasmOps(this.heap, km, this.pool);
       if (opts.weights === 'bf16') this.bf16 = new Bf16Weights(this.heap);
     }
     if (opts.weights === 'bf16' && !this.bf16) throw new Error('CpuBackend: weights "bf16" needs the WebAssembly kernels');
@@ -176,15 +180,18 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
     matmulForwardBlocked(out, inp, w, bias, M, K, N, transW);
   }
   attentionForward(out: Float32Array, att: Float32Array | null, qkv: Float32Array, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {
+    if (this.ops?.attentionForward(out, att, null, qkv, mask, maskStride, B, T, C, NH, scale)) return;
     attentionForward(out, att, qkv, mask, maskStride, B, T, C, NH, scale);
   }
   kvCacheWrite(cache: KVLayer<Float32Array>, qkv: Float32Array, B: number, T: number, C: number, NH: number, pos0: number, cap: number): void {
     kvCacheWrite(cache, qkv, B, T, C, NH, pos0, cap);
   }
   attentionCached(out: Float32Array, qkv: Float32Array, cache: KVLayer<Float32Array>, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, pos0: number, cap: number, scale: number): void {
+    if (this.ops?.attentionCached(out, qkv, cache, mask, maskStride, B, T, C, NH, pos0, cap, scale)) return;
     attentionCached(out, qkv, cache, mask, maskStride, B, T, C, NH, pos0, cap, scale);
   }
   geluForward(out: Float32Array, inp: Float32Array, n: number): void {
+    if (this.ops?.geluForward(out, inp, n)) return;
     geluForward(out, inp, n);
   }
   residualForward(out: Float32Array, a: Float32Array, b: Float32Array, n: number): void {
@@ -199,15 +206,36 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
 
   // ---- training ops ---- (TrainingBackend: backward ops accumulate; see src/backend.ts)
   crossEntropyForward(losses: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, V: number): void {
-    crossEntropyForward(losses, logits, targets, rows, V);
+    for (let r = 0; r < rows; r++) if (targets[r] !== IGNORE_INDEX) checkTarget(targets[r], r, V);
+    // per row: max and Σ exp(z − max) on the wasm kernels; loss = max + log Σ − z_y
+    const stats = this.ops?.rowStats(logits, rows, V);
+    if (!stats) {
+      crossEntropyForward(losses, logits, targets, rows, V);
+      return;
+    }
+    for (let r = 0; r < rows; r++) {
+      const y = targets[r];
+      losses[r] = y === IGNORE_INDEX ? 0 : stats[2 * r] + Math.log(stats[2 * r + 1]) - logits[r * V + y];
+    }
   }
   crossEntropyBackward(dlogits: Float32Array, logits: Float32Array, targets: Int32Array, rows: number, V: number, scale: number): void {
-    crossEntropyBackward(dlogits, logits, targets, rows, V, scale);
+    for (let r = 0; r < rows; r++) if (targets[r] !== IGNORE_INDEX) checkTarget(targets[r], r, V);
+    const stats = this.ops?.inHeap(dlogits) ? this.ops.rowStats(logits, rows, V) : null;
+    if (!this.ops || !stats) {
+      crossEntropyBackward(dlogits, logits, targets, rows, V, scale);
+      return;
+    }
+    // dlogits[r,:] += (scale/Σ_r)·exp(z − max_r), then −scale at the target (rows with −100: nothing)
+    const k: number[] = [];
+    for (let r = 0; r < rows; r++) k.push(targets[r] === IGNORE_INDEX ? 0 : scale / stats[2 * r + 1]);
+    this.ops.softmaxScaledAdd(dlogits, logits, stats, k, rows, V);
+    for (let r = 0; r < rows; r++) if (targets[r] !== IGNORE_INDEX) dlogits[r * V + targets[r]] -= scale;
   }
   dropoutForward(out: Float32Array, inp: Float32Array, mask: Float32Array, n: number): void {
     dropoutForward(out, inp, mask, n);
   }
   attentionDropoutForward(out: Float32Array, att: Float32Array, dropMask: Float32Array, qkv: Float32Array, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {
+    if (this.ops?.attentionForward(out, att, dropMask, qkv, mask, maskStride, B, T, C, NH, scale)) return;
     attentionDropoutForward(out, att, dropMask, qkv, mask, maskStride, B, T, C, NH, scale);
   }
   encoderBackward(dwte: Float32Array, dwpe: Float32Array, dout: Float32Array, ids: Int32Array, B: number, T: number, C: number, pos0: number): void {
@@ -221,9 +249,11 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
     matmulBackwardNaive(dinp, dw, dbias, dout, inp, w, M, K, N, transW);
   }
   attentionBackward(dqkv: Float32Array, dout: Float32Array, qkv: Float32Array, att: Float32Array, dropMask: Float32Array | null, mask: Int32Array | null, maskStride: number, B: number, T: number, C: number, NH: number, scale: number): void {
+    if (this.ops?.attentionBackward(dqkv, dout, qkv, att, dropMask, mask, maskStride, B, T, C, NH, scale)) return;
     attentionBackward(dqkv, dout, qkv, att, dropMask, mask, maskStride, B, T, C, NH, scale);
   }
   geluBackward(dinp: Float32Array, inp: Float32Array, dout: Float32Array, n: number): void {
+    if (this.ops?.geluBackward(dinp, inp, dout, n)) return;
     geluBackward(dinp, inp, dout, n);
   }
   residualBackward(da: Float32Array, db: Float32Array, dout: Float32Array, n: number): void {
@@ -233,4 +263,17 @@ export class CpuBackend implements Backend<Float32Array, Int32Array>, TrainingBa
     dropoutBackward(dinp, dout, mask, n);
   }
   // ---- end training ops ----
+
+  // ---- optimizer passes (CPU extras, not in the Backend interface; train/step.ts uses them) ----
+  /** Σ buf[i]² in float64 on the wasm kernels, or null (JS rung, or buf outside the heap) */
+  sumSquares(buf: Float32Array): number | null {
+    return this.ops ? this.ops.sumSquares(buf) : null;
+  }
+  /**
+   * One AdamW update over `ranges` of the flat buffers (scaling the gradients by s.coef first when
+   * it is < 1) on the wasm kernels; false (nothing done) on the JS rung or for buffers outside the heap.
+   */
+  adamwUpdate(params: Float32Array, grads: Float32Array, m: Float32Array, v: Float32Array, ranges: readonly UpdateRange[], s: AdamWScalars): boolean {
+    return this.ops ? this.ops.adamw(params, grads, m, v, ranges, s) : false;
+  }
 }

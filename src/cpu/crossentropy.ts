@@ -14,7 +14,8 @@ import type { Floats } from '../backend.ts';
 
 export const IGNORE_INDEX = -100;
 
-function checkTarget(y: number, r: number, V: number): void {
+/** throws unless 0 ≤ y < V (the caller has excluded −100) */
+export function checkTarget(y: number, r: number, V: number): void {
   if (!(y >= 0 && y < V)) throw new RangeError(`target ${y} at position ${r} is outside the vocabulary (0..${V - 1}) and not ${IGNORE_INDEX}`);
 }
 

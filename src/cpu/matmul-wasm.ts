@@ -94,7 +94,9 @@ export class WasmMatmul {
       this.pool.run(kernel, args, [[0, N]]); // one item: runs here, no worker is woken
       return;
     }
-    const key = `${kernel}:${args.join(',')}:${N}`;
+    // keyed by kernel and amount of work, not by the buffers: the 12 layers' matmuls share one entry
+    // (with the pointers in the key, every layer explored the serial mode in its second step)
+    const key = `${kernel}:${N}:${macs}`;
     const parallel = this.chooser.pick(key);
     const t0 = performance.now();
     if (!parallel) {

@@ -14,6 +14,7 @@
 // reference does the same arithmetic in float64).
 
 import type { ParamSpec } from '../params.ts';
+import { allocShared } from '../wasm/heap.ts';
 
 export interface AdamWConfig {
   /** base learning rate (a schedule scales it per step; see adamwStep's lr) */
@@ -36,9 +37,21 @@ export interface AdamWState {
   v: Float32Array; // second moment, same layout as the parameters
 }
 
-/** A fresh state for a flat parameter buffer of n floats (n = params.data.length). */
+/**
+ * A fresh state for a flat parameter buffer of n floats (n = params.data.length). The moments live
+ * in the wasm heap where there is one, so the CPU backend's AdamW kernel can update them in place.
+ */
 export function createAdamWState(n: number): AdamWState {
-  return { step: 0, m: new Float32Array(n), v: new Float32Array(n) };
+  return { step: 0, m: allocShared(n), v: allocShared(n) };
+}
+
+/** The per-step scalars of the update at step t (bias corrections), shared by every implementation. */
+export function adamwScalars(cfg: AdamWConfig, lr: number, t: number): { stepSize: number; bc2Sqrt: number; decay: number } {
+  return {
+    stepSize: lr / (1 - cfg.beta1 ** t), // lr / bias_correction1
+    bc2Sqrt: Math.sqrt(1 - cfg.beta2 ** t), // sqrt(bias_correction2)
+    decay: 1 - lr * cfg.weightDecay, // decoupled weight decay factor (decayed tensors)
+  };
 }
 
 /**
@@ -52,13 +65,12 @@ export function adamwStep(params: Float32Array, grads: Float32Array, state: Adam
   if (grads.length !== n || state.m.length !== n || state.v.length !== n) {
     throw new Error(`internal: AdamW buffers differ in length (params ${n}, grads ${grads.length}, m ${state.m.length}, v ${state.v.length})`);
   }
-  const { beta1: b1, beta2: b2, eps, weightDecay: wd } = cfg;
+  const { beta1: b1, beta2: b2, eps } = cfg;
   const t = state.step + 1;
-  const stepSize = lr / (1 - b1 ** t); // lr / bias_correction1
-  const bc2Sqrt = Math.sqrt(1 - b2 ** t); // sqrt(bias_correction2)
+  const { stepSize, bc2Sqrt, decay: wdFactor } = adamwScalars(cfg, lr, t);
   const { m, v } = state;
   for (const spec of specs) {
-    const decay = spec.decay ? 1 - lr * wd : 1;
+    const decay = spec.decay ? wdFactor : 1;
     const end = spec.offset + spec.numel;
     for (let i = spec.offset; i < end; i++) {
       const g = grads[i];

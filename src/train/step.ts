@@ -25,8 +25,9 @@ import { IGNORE_INDEX, countTargets } from '../cpu/crossentropy.ts';
 import { type Activations, type GradActivations, allocActivations, allocGradActivations } from '../model/activations.ts';
 import { type DeviceParams, type DropoutOptions, allocGrads, gpt2Backward, gpt2Forward, gpt2Loss, uploadParams } from '../model/gpt2.ts';
 import type { Params } from '../params.ts';
-import { type AdamWConfig, type AdamWState, adamwStep, createAdamWState } from './adamw.ts';
-import { clipGradNorm, gradNorm } from './clip.ts';
+import { wasmHeap } from '../wasm/heap.ts';
+import { type AdamWConfig, type AdamWState, adamwScalars, adamwStep, createAdamWState } from './adamw.ts';
+import { clipCoef, gradNorm } from './clip.ts';
 
 /** One micro-batch: (B, T) row-major token ids and targets (already shifted; −100 = ignored). */
 export interface TrainBatch {
@@ -72,10 +73,11 @@ export function createTrainContext(params: Params, o: TrainContextOptions): Trai
   const be = o.backend ?? new CpuBackend();
   const cfg = params.config;
   if (o.T > cfg.nPositions) throw new RangeError(`block of ${o.T} tokens exceeds n_positions ${cfg.nPositions}`);
-  const opt = o.opt ?? createAdamWState(params.data.length);
-  if (opt.m.length !== params.data.length || opt.v.length !== params.data.length) {
-    throw new Error(`optimizer state has ${opt.m.length} floats, the parameters ${params.data.length}`);
+  const given = o.opt ?? createAdamWState(params.data.length);
+  if (given.m.length !== params.data.length || given.v.length !== params.data.length) {
+    throw new Error(`optimizer state has ${given.m.length} floats, the parameters ${params.data.length}`);
   }
+  const opt = inHeap(given);
   return {
     be, params, opt, B: o.B, T: o.T, ownsBackend: !o.backend,
     device: uploadParams(be, params),
@@ -83,6 +85,24 @@ export function createTrainContext(params: Params, o: TrainContextOptions): Trai
     acts: allocActivations(be, cfg, { B: o.B, T: o.T, perLayer: true, keepHidden: false, allLogits: true, dropout: Boolean(o.dropout) }),
     gacts: allocGradActivations(be, cfg, o.B, o.T),
   };
+}
+
+/**
+ * The optimizer state with its moments in the wasm heap (copied once when they are not, as after
+ * loading a checkpoint), so the CPU backend's AdamW kernel can update them; the state as given
+ * when there is no heap or no room.
+ */
+function inHeap(opt: AdamWState): AdamWState {
+  const heap = wasmHeap();
+  if (!heap || (heap.contains(opt.m) && heap.contains(opt.v))) return opt;
+  const m = heap.allocF32(opt.m.length), v = heap.allocF32(opt.v.length);
+  if (!m || !v) {
+    if (m) heap.freeArray(m);
+    return opt;
+  }
+  m.set(opt.m);
+  v.set(opt.v);
+  return { step: opt.step, m, v };
 }
 
 /** Free the context's buffers, and its backend when the context created it. */
@@ -151,13 +171,26 @@ export interface StepResult {
 export async function trainStep(ctx: TrainContext, micro: readonly TrainBatch[], o: StepOptions): Promise<StepResult> {
   const { loss, tokens } = await computeGradients(ctx, micro, o.dropout ?? null);
   const g = ctx.grads.buffer;
-  let norm: number, coef = 1;
-  if (o.maxGradNorm != null) ({ norm, coef } = clipGradNorm(g, o.maxGradNorm));
-  else norm = gradNorm(g);
+  const cpu = ctx.be instanceof CpuBackend ? ctx.be : null;
+  if (o.maxGradNorm != null && !(o.maxGradNorm > 0)) throw new RangeError(`max grad norm must be positive, got ${o.maxGradNorm}`);
+  // clip_grad_norm_ then AdamW. On the CPU backend's wasm kernels: one pass for Σ g², then one fused
+  // pass that scales g by the clip coefficient and updates p, m, v (results identical to the JS
+  // clipGradNorm + adamwStep, which run otherwise).
+  const sq = cpu?.sumSquares(g) ?? null;
+  const norm = sq !== null ? Math.sqrt(sq) : gradNorm(g);
+  const coef = o.maxGradNorm != null && Number.isFinite(norm) ? clipCoef(norm, o.maxGradNorm) : 1;
   if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
     throw new Error(`non-finite ${Number.isFinite(loss) ? 'gradient norm' : 'loss'} (loss ${loss}, grad norm ${norm}); parameters not updated`);
   }
-  adamwStep(ctx.params.data, g, ctx.opt, ctx.params.specs, o.adamw, o.lr);
+  const t = ctx.opt.step + 1;
+  const sc = adamwScalars(o.adamw, o.lr, t);
+  const fused = cpu?.adamwUpdate(ctx.params.data, g, ctx.opt.m, ctx.opt.v, ctx.params.specs,
+    { beta1: o.adamw.beta1, beta2: o.adamw.beta2, eps: o.adamw.eps, ...sc, coef }) ?? false;
+  if (fused) ctx.opt.step = t;
+  else {
+    if (coef < 1) for (let i = 0; i < g.length; i++) g[i] *= coef; // as clipGradNorm scales
+    adamwStep(ctx.params.data, g, ctx.opt, ctx.params.specs, o.adamw, o.lr);
+  }
   // the CPU backend computes on params.data itself; another backend gets the new values
   if (ctx.device.buffer !== ctx.params.data) ctx.be.writeF32(ctx.device.buffer, ctx.params.data);
   return { loss, gradNorm: norm, clipCoef: coef, lr: o.lr, tokens };

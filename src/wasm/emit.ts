@@ -118,7 +118,43 @@ export class Code {
   i32_or(): this { this.bytes.push(0x72); return this; }
   i32_shl(): this { this.bytes.push(0x74); return this; }
   i32_shr_u(): this { this.bytes.push(0x76); return this; }
+  i32_shr_s(): this { this.bytes.push(0x75); return this; }
+  i32_rem_u(): this { this.bytes.push(0x70); return this; }
+  i32_div_u(): this { this.bytes.push(0x6e); return this; }
+  i32_gt_u(): this { this.bytes.push(0x4b); return this; }
+  i32_ge_u(): this { this.bytes.push(0x4f); return this; }
+  i32_le_u(): this { this.bytes.push(0x4d); return this; }
   f32_add(): this { this.bytes.push(0x92); return this; }
+  f32_sub(): this { this.bytes.push(0x93); return this; }
+  f32_div(): this { this.bytes.push(0x95); return this; }
+  f32_max(): this { this.bytes.push(0x97); return this; }
+  f32_gt(): this { this.bytes.push(0x5e); return this; }
+  f32_eq(): this { this.bytes.push(0x5b); return this; }
+  f64_const(v: number): this {
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    this.bytes.push(0x44, ...b);
+    return this;
+  }
+  /** i64.const of a small integer (|v| < 2³¹) */
+  i64_const(v: number): this { this.bytes.push(0x42); sleb(this.bytes, v); return this; }
+  i64_add(): this { this.bytes.push(0x7c); return this; }
+  i64_shl(): this { this.bytes.push(0x86); return this; }
+  /** i64.trunc_sat_f64_s: NaN → 0, out of range → saturated (never traps) */
+  i64_trunc_sat_f64_s(): this { this.bytes.push(0xfc, 0x06); return this; }
+  f64_reinterpret_i64(): this { this.bytes.push(0xbf); return this; }
+  f64_nearest(): this { this.bytes.push(0x9e); return this; }
+  f64_min(): this { this.bytes.push(0xa4); return this; }
+  f64_max(): this { this.bytes.push(0xa5); return this; }
+  f64_eq(): this { this.bytes.push(0x61); return this; }
+  f64_lt(): this { this.bytes.push(0x63); return this; }
+  f64_ge(): this { this.bytes.push(0x66); return this; }
+  f64_sub(): this { this.bytes.push(0xa1); return this; }
+  f64_mul(): this { this.bytes.push(0xa2); return this; }
+  f64_div(): this { this.bytes.push(0xa3); return this; }
+  f64_sqrt(): this { this.bytes.push(0x9f); return this; }
+  f64_gt(): this { this.bytes.push(0x64); return this; }
+  f64_convert_i32_s(): this { this.bytes.push(0xb7); return this; }
+  f32_convert_i32_s(): this { this.bytes.push(0xb2); return this; }
   f32_mul(): this { this.bytes.push(0x94); return this; }
   f32_reinterpret_i32(): this { this.bytes.push(0xbe); return this; }
   f64_add(): this { this.bytes.push(0xa0); return this; }
@@ -148,6 +184,39 @@ export class Code {
     return this;
   }
   f32x4_splat(): this { return this.s(0x13); }
+  f64x2_splat(): this { return this.s(0x14); }
+  i32x4_splat(): this { return this.s(0x11); }
+  v128_load64_splat(offset = 0): this { return this.mem(this.simd(0x0a), 3, offset); }
+  /** a v128 constant from four f32 lanes */
+  v128_const_f32x4(l: readonly [number, number, number, number]): this {
+    this.bytes.push(...this.simd(0x0c), ...new Uint8Array(new Float32Array(l).buffer));
+    return this;
+  }
+  /** a v128 constant from two f64 lanes */
+  v128_const_f64x2(l: readonly [number, number]): this {
+    this.bytes.push(...this.simd(0x0c), ...new Uint8Array(new Float64Array(l).buffer));
+    return this;
+  }
+  v128_and(): this { return this.s(0x4e); }
+  v128_andnot(): this { return this.s(0x4f); }
+  v128_or(): this { return this.s(0x50); }
+  v128_bitselect(): this { return this.s(0x52); }
+  f32x4_replace_lane(lane: number): this { this.s(0x20); this.bytes.push(lane); return this; }
+  f32x4_lt(): this { return this.s(0x43); }
+  f32x4_gt(): this { return this.s(0x44); }
+  f32x4_eq(): this { return this.s(0x41); }
+  f32x4_demote_f64x2_zero(): this { return this.s(0x5e); }
+  f64x2_promote_low_f32x4(): this { return this.s(0x5f); }
+  f32x4_nearest(): this { return this.s(0x6a); }
+  i32x4_add(): this { return this.s(0xae); }
+  i32x4_trunc_sat_f32x4_s(): this { return this.s(0xf8); }
+  f32x4_div(): this { return this.s(0xe7); }
+  f32x4_min(): this { return this.s(0xe8); }
+  f32x4_neg(): this { return this.s(0xe1); }
+  f64x2_sub(): this { return this.s(0xf1); }
+  f64x2_div(): this { return this.s(0xf3); }
+  f64x2_sqrt(): this { return this.s(0xef); }
+  f64x2_max(): this { return this.s(0xf5); }
   f64x2_extract_lane(lane: number): this { this.s(0x21); this.bytes.push(lane); return this; }
   f64x2_add(): this { return this.s(0xf0); }
   f64x2_mul(): this { return this.s(0xf2); }

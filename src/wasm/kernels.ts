@@ -5,7 +5,9 @@
 import { wasmApi, type WasmModule } from './api.ts';
 import { ModuleBuilder } from './emit.ts';
 import { wasmFeatures } from './features.ts';
-import { addGemmDD } from './gemm-dd.ts';
+import { addAttention } from './attention.ts';
+import { addElementwise } from './elementwise.ts';
+import { addGemmDP } from './gemm-dp.ts';
 import { addGemmNNP, type NNPShape } from './gemm-nnp.ts';
 import { addGemmNT, type NTShape } from './gemm-nt.ts';
 import { addGemvNN } from './gemv.ts';
@@ -39,17 +41,21 @@ export function buildKernelModule(o: KernelOptions): Uint8Array {
   // M = 1 of the transposed layout (the decode lm-head): the same tile code with one row of A and
   // 8 rows of W (8 memory streams), so each output's arithmetic is gemm_nt's
   const ntv = addGemmNT(mb, { MR: 1, NR: 8, U: 1, fma: o.fma }, 'gemv_nt', nt.length + nnp.length);
-  // the backward's float64 GEMM (gemm-dd.ts)
-  const dd = addGemmDD(mb, { MR: 2, NR: 4, fma: o.fma }, 'gemm_dd', nt.length + nnp.length + ntv.length);
   // the same forward kernels reading bfloat16 weights (CpuBackend({ weights: 'bf16' }))
-  let base = nt.length + nnp.length + ntv.length + dd.length;
+  let base = nt.length + nnp.length + ntv.length;
   const ntB = addGemmNT(mb, { ...o.nt, fma: o.fma, bf16: true }, 'gemm_nt_bf16', base);
   base += ntB.length;
   const nnpB = addGemmNNP(mb, { ...o.nnp, fma: o.fma, bf16: true }, 'gemm_nnp_bf16', base);
   base += nnpB.length;
   const ntvB = addGemmNT(mb, { MR: 1, NR: 8, U: 1, fma: o.fma, bf16: true }, 'gemv_nt_bf16', base);
   addGemvNN(mb, o.fma, 'gemv_nn_bf16', true);
-  mb.setTable([...nt, ...nnp, ...ntv, ...dd, ...ntB, ...nnpB, ...ntvB]);
+  // the backward's GEMM: float64 on packed panels, operands in any layout (gemm-dp.ts)
+  addGemmDP(mb, o.fma, 'gemm_dp');
+  // GELU, cross-entropy, the gradient norm and AdamW (elementwise.ts)
+  addElementwise(mb);
+  // attention forward (full and cached) and backward (attention.ts)
+  addAttention(mb);
+  mb.setTable([...nt, ...nnp, ...ntv, ...ntB, ...nnpB, ...ntvB]);
   return mb.emit({ min: 1, max: MAX_PAGES, shared: o.shared });
 }
 
@@ -63,8 +69,18 @@ export interface Kernels {
   gemm_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, accum: number): void;
   gemv_nt(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, accum: number): void;
   gemm_nnp(a: number, w: number, c: number, bias: number, M: number, K: number, N: number, n0: number, n1: number, MC: number, KC: number, P: number, accum: number): void;
-  gemm_dd(a: number, b: number, c: number, I: number, K: number, J: number, j0: number, j1: number, IC: number, ldc: number, mode: number): void;
   gemv_nn(x: number, w: number, y: number, bias: number, K: number, N: number, n0: number, n1: number, KC: number, S: number): void;
+  /** elementwise.ts: f(n0, n1, S, ...args) */
+  gelu_fwd(n0: number, n1: number, S: number, out: number, inp: number): void;
+  gelu_bwd(n0: number, n1: number, S: number, dinp: number, inp: number, dout: number): void;
+  sumsq(n0: number, n1: number, S: number, g: number, out: number, chunk: number): void;
+  adamw(n0: number, n1: number, S: number, p: number, g: number, m: number, v: number, hyper: number): void;
+  ce_stats(r0: number, r1: number, S: number, logits: number, V: number, stats: number): void;
+  ce_bwd(r0: number, r1: number, S: number, dlogits: number, logits: number, V: number, stats: number, k: number): void;
+  attn_fwd(bh0: number, bh1: number, S: number, pb: number): void;
+  attn_bwd(bh0: number, bh1: number, S: number, pb: number): void;
+  gemm_dp(a: number, lda: number, aT: number, b: number, ldb: number, bT: number, c: number, ldc: number, I: number, P: number,
+    MC: number, j0: number, j1: number, S: number): void;
 }
 
 export interface KernelModule {

@@ -71,3 +71,39 @@ export function loadW1(c: Code, bf16: boolean, offF32: number, addr: () => void)
   addr();
   c.i32_load16_u(offF32 / 2).i32_const(16).i32_shl().i32x4_replace_lane(0);
 }
+
+/**
+ * exp on f32x4 (Cephes expf): the argument clamped to [−86, 88] (so 2^n stays a normal scale:
+ * exp(−86) = 4.4e−38 stands for anything smaller, exp(88) = 1.7e38 for anything larger),
+ * n = round(x·log2 e), r = x − n·ln2 (ln2 in two parts, so r is exact to a few ulps),
+ * e^r by a degree-7 polynomial on |r| ≤ ln2/2, then 2^n added into the exponent bits.
+ * Relative error ≈ 1–2 float32 ulps. Reads the argument from local `x`, leaves the result on the
+ * stack; `n` and `r` are scratch v128 locals.
+ */
+export function expF32x4(c: Code, x: number, n: number, r: number): void {
+  c.local_get(x).v128_const_f32x4([88, 88, 88, 88]).f32x4_min()
+    .v128_const_f32x4([-86, -86, -86, -86]).f32x4_max().local_set(r);
+  const k = (v: number): void => { c.v128_const_f32x4([v, v, v, v]); };
+  c.local_get(r);
+  k(1.44269504088896341);
+  c.f32x4_mul().f32x4_nearest().local_set(n);
+  // r = x − n·0.693359375 − n·(−2.12194440e−4)
+  c.local_get(r).local_get(n);
+  k(0.693359375);
+  c.f32x4_mul().f32x4_sub().local_get(n);
+  k(-2.12194440e-4);
+  c.f32x4_mul().f32x4_sub().local_set(r);
+  // p(r) = ((((((1.9875691500e−4·r + 1.3981999507e−3)·r + 8.3334519073e−3)·r + 4.1665795894e−2)·r
+  //        + 1.6666665459e−1)·r + 5.0000001201e−1)·r²  + r + 1
+  k(1.9875691500e-4);
+  for (const coef of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1]) {
+    c.local_get(r).f32x4_mul();
+    k(coef);
+    c.f32x4_add();
+  }
+  c.local_get(r).f32x4_mul().local_get(r).f32x4_mul().local_get(r).f32x4_add();
+  k(1);
+  c.f32x4_add();
+  // · 2^n: n (integral, |n| ≤ 127) shifted into the exponent field
+  c.local_get(n).i32x4_trunc_sat_f32x4_s().i32_const(23).i32x4_shl().i32x4_add();
+}

@@ -30,9 +30,10 @@ export const CTL_INTS = ITEMS + 2 * MAX_ITEMS;
  *   nnp   f(a, w, c, bias, M, K, N, n0, n1, MC, KC, S, accum)   ARGS: a w c bias M K N MC KC accum
  *   nt    f(a, w, c, bias, M, K, N, n0, n1, MC, accum)          ARGS: a w c bias M K N MC accum
  *   gemv  f(x, w, y, bias, K, N, n0, n1, KC, S)                 ARGS: x w y bias K N KC
- *   dd    f(a, b, c, I, K, J, n0, n1, IC, ldc, mode)            ARGS: a b c I K J IC ldc mode
+ *   dp    f(a, lda, aT, b, ldb, bT, c, ldc, I, P, MC, n0, n1, S)  ARGS: a lda aT b ldb bT c ldc I P MC
+ *   ew    f(n0, n1, S, a0, ..., a8)                              ARGS: a0 .. a8 (element/row kernels)
  */
-export type Layout = 'nnp' | 'nt' | 'gemv' | 'dd';
+export type Layout = 'nnp' | 'nt' | 'gemv' | 'dp' | 'ew';
 
 /** Kernel ids (the KERNEL word) → export name and layout; the bf16 twins read bfloat16 weights. */
 export const KERNELS = {
@@ -40,11 +41,19 @@ export const KERNELS = {
   gemm_nt: { id: 1, layout: 'nt' },
   gemv_nn: { id: 2, layout: 'gemv' },
   gemv_nt: { id: 3, layout: 'nt' },
-  gemm_dd: { id: 4, layout: 'dd' },
-  gemm_nnp_bf16: { id: 5, layout: 'nnp' },
-  gemm_nt_bf16: { id: 6, layout: 'nt' },
-  gemv_nn_bf16: { id: 7, layout: 'gemv' },
-  gemv_nt_bf16: { id: 8, layout: 'nt' },
+  gemm_nnp_bf16: { id: 4, layout: 'nnp' },
+  gemm_nt_bf16: { id: 5, layout: 'nt' },
+  gemv_nn_bf16: { id: 6, layout: 'gemv' },
+  gemv_nt_bf16: { id: 7, layout: 'nt' },
+  gemm_dp: { id: 8, layout: 'dp' },
+  gelu_fwd: { id: 9, layout: 'ew' },
+  gelu_bwd: { id: 10, layout: 'ew' },
+  sumsq: { id: 11, layout: 'ew' },
+  adamw: { id: 12, layout: 'ew' },
+  ce_stats: { id: 13, layout: 'ew' },
+  ce_bwd: { id: 14, layout: 'ew' },
+  attn_fwd: { id: 15, layout: 'ew' },
+  attn_bwd: { id: 16, layout: 'ew' },
 } as const satisfies Record<string, { id: number; layout: Layout }>;
 
 export type KernelName = keyof typeof KERNELS;
@@ -55,6 +64,7 @@ export function callKernel(f: (...x: number[]) => void, layout: Layout, a: Array
     case 'nnp': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], n0, n1, a[o + 7], a[o + 8], S, a[o + 9]); break;
     case 'nt': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], n0, n1, a[o + 7], a[o + 8]); break;
     case 'gemv': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], n0, n1, a[o + 6], S); break;
-    case 'dd': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], n0, n1, a[o + 6], a[o + 7], a[o + 8]); break;
+    case 'dp': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9], a[o + 10], n0, n1, S); break;
+    case 'ew': f(n0, n1, S, a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8]); break;
   }
 }
