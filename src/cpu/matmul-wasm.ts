@@ -135,7 +135,8 @@ export class WasmMatmul {
  * settles within a few forward passes.
  */
 class Chooser {
-  private readonly stats = new Map<string, { par: number; ser: number; n: number }>();
+  /** per key: moving averages (NaN until measured) and samples seen per mode */
+  private readonly stats = new Map<string, { par: number; ser: number; np: number; ns: number; n: number }>();
   private static readonly EXPLORE = 16;
   private static readonly ALPHA = 0.25;
 
@@ -143,19 +144,26 @@ class Chooser {
     let s = this.stats.get(key);
     if (!s) {
       if (this.stats.size > 4096) this.stats.clear(); // bounded: shapes of a few models
-      s = { par: NaN, ser: NaN, n: 0 };
+      s = { par: NaN, ser: NaN, np: 0, ns: 0, n: 0 };
       this.stats.set(key, s);
     }
     s.n++;
-    if (Number.isNaN(s.par)) return true;
-    if (Number.isNaN(s.ser)) return false;
+    // each mode runs twice before the averages are compared: its first run is not counted, as it
+    // may still execute baseline (Liftoff) code or touch cold memory, which made a 2-thread job
+    // look slower than the serial one and stick to serial
+    if (s.np < 2) return true;
+    if (s.ns < 2) return false;
     const best = s.par <= s.ser;
-    return s.n % Chooser.EXPLORE === 0 ? !best : best;
+    // a clear winner (≥ 1.5× faster) is re-checked 4 times less often: each exploration of the
+    // other mode costs a whole job at the slower speed (a training step has hundreds of big jobs)
+    const every = Math.max(s.par, s.ser) >= 1.5 * Math.min(s.par, s.ser) ? 4 * Chooser.EXPLORE : Chooser.EXPLORE;
+    return s.n % every === 0 ? !best : best;
   }
 
   record(key: string, parallel: boolean, ms: number): void {
     const s = this.stats.get(key);
     if (!s) return;
+    if (parallel ? s.np++ === 0 : s.ns++ === 0) return; // the first run of a mode: not counted
     const old = parallel ? s.par : s.ser;
     const v = Number.isNaN(old) ? ms : old + Chooser.ALPHA * (ms - old);
     if (parallel) s.par = v;

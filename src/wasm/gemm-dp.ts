@@ -22,7 +22,8 @@
 // no edge cases. Micro-kernel (outer product, a 4×4 tile of C): per p, 2 f64x2 loads of B, 4 splat
 // loads of A, 8 multiply-adds into 8 f64x2 accumulators; 8 + 2 + 1 (+1 product without FMA) = 12
 // of x86-64's 16 xmm registers. At the end of a p block the tile is added to a float64 block
-// accumulator (Cacc, in L1/L2), which is rounded into C once after the last p block.
+// accumulator (Cacc, in L1/L2; the first p block stores), which is rounded into C once after the
+// last p block, 4 columns at a time.
 // Blocking (Zen 4: 32 KiB L1d, 1 MiB L2 per core): a B panel (KC × 32 B = 8 KiB) stays in L1 while
 // the tile walks the A block (MC × KC × 8 B ≤ 256 KiB, L2); the B block is KC × NC × 8 B = 128 KiB.
 
@@ -148,9 +149,12 @@ function packFn(): { locals: Locals; code: Code } {
   return { locals: L, code: c };
 }
 
-/** kernel(ap, bp, cacc, np): the 4×4 tile cacc (float64 [4][4]) += Σ_{p < np} Ap[p][r]·Bp[p][c], in float64 */
+/**
+ * kernel(ap, bp, cacc, np, init): the 4×4 tile cacc (float64 [4][4]) (+)= Σ_{p < np} Ap[p][r]·Bp[p][c]
+ * in float64; init = 1 (the first p block) stores instead of adding.
+ */
 function kernelFn(fma: boolean): { locals: Locals; code: Code } {
-  const L = new Locals([['ap', I32], ['bp', I32], ['cacc', I32], ['np', I32]]);
+  const L = new Locals([['ap', I32], ['bp', I32], ['cacc', I32], ['np', I32], ['init', I32]]);
   const g = (n: string): number => L.get(n);
   const c = new Code();
   const acc = [0, 1, 2, 3].map((r) => [0, 1].map((v) => L.add(`acc${r}_${v}`, V128)));
@@ -174,12 +178,16 @@ function kernelFn(fma: boolean): { locals: Locals; code: Code } {
     c.local_get(g('bp')).i32_const(32).i32_add().local_set(g('bp'));
     c.local_get(g('np')).i32_const(1).i32_sub().local_set(g('np'));
   });
+  c.local_get(g('init')).if_();
+  for (let r = 0; r < 4; r++) for (let v = 0; v < 2; v++) c.local_get(g('cacc')).local_get(acc[r][v]).v128_store((r * 4 + 2 * v) * 8);
+  c.else_();
   for (let r = 0; r < 4; r++) {
     for (let v = 0; v < 2; v++) {
       const off = (r * 4 + 2 * v) * 8;
       c.local_get(g('cacc')).local_get(g('cacc')).v128_load(off).local_get(acc[r][v]).f64x2_add().v128_store(off);
     }
   }
+  c.end();
   return { locals: L, code: c };
 }
 
@@ -201,7 +209,7 @@ export function addGemmDP(mb: ModuleBuilder, fma: boolean, name: string): void {
   const g = (n: string): number => L.get(n);
   const jb = L.add('jb', I32), nj = L.add('nj', I32), ntj = L.add('ntj', I32), ib = L.add('ib', I32), ni = L.add('ni', I32);
   const nti = L.add('nti', I32), p0 = L.add('p0', I32), np = L.add('np', I32), it = L.add('it', I32), jt = L.add('jt', I32);
-  const i = L.add('i', I32), j = L.add('j', I32), x = L.add('x', I32), end = L.add('end', I32), tmp = L.add('tmp', I32);
+  const i = L.add('i', I32), j = L.add('j', I32), x = L.add('x', I32), tmp = L.add('tmp', I32), cv = L.add('cv', V128);
   const Ap = L.add('Ap', I32), Bp = L.add('Bp', I32), Cacc = L.add('Cacc', I32), crow = L.add('crow', I32), arow = L.add('arow', I32);
   const c = new Code();
   c.local_get(g('S')).local_set(Ap);
@@ -219,13 +227,6 @@ export function addGemmDP(mb: ModuleBuilder, fma: boolean, name: string): void {
       c.local_get(g('I')).local_get(ib).i32_sub().local_set(tmp);
       minLocals(c, g('MC'), tmp);
       c.local_tee(ni).i32_const(3).i32_add().i32_const(2).i32_shr_u().local_set(nti);
-      // zero the float64 accumulators of this block: nti·ntj tiles of 128 B
-      c.local_get(Cacc).local_set(x);
-      c.local_get(Cacc).local_get(nti).local_get(ntj).i32_mul().i32_const(7).i32_shl().i32_add().local_set(end);
-      loopWhile(c, () => c.local_get(x).local_get(end).i32_ge_u(), () => {
-        c.local_get(x).v128_const_zero().v128_store(0);
-        c.local_get(x).i32_const(16).i32_add().local_set(x);
-      });
       c.i32_const(0).local_set(p0);
       loopWhile(c, () => c.local_get(p0).local_get(g('P')).i32_ge_s(), () => {
         c.local_get(g('P')).local_get(p0).i32_sub().local_set(tmp);
@@ -248,7 +249,7 @@ export function addGemmDP(mb: ModuleBuilder, fma: boolean, name: string): void {
             c.local_get(Ap).local_get(it).local_get(np).i32_mul().i32_const(5).i32_shl().i32_add();
             c.local_get(Bp).local_get(jt).local_get(np).i32_mul().i32_const(5).i32_shl().i32_add();
             c.local_get(Cacc).local_get(it).local_get(ntj).i32_mul().local_get(jt).i32_add().i32_const(7).i32_shl().i32_add();
-            c.local_get(np).call(kern);
+            c.local_get(np).local_get(p0).i32_eqz().call(kern); // the first p block initializes Cacc
             c.local_get(it).i32_const(1).i32_add().local_set(it);
           });
           c.local_get(jt).i32_const(1).i32_add().local_set(jt);
@@ -263,7 +264,19 @@ export function addGemmDP(mb: ModuleBuilder, fma: boolean, name: string): void {
           .i32_const(2).i32_shl().i32_add().local_set(crow);
         c.local_get(Cacc).local_get(i).i32_const(2).i32_shr_u().local_get(ntj).i32_mul().i32_const(7).i32_shl().i32_add()
           .local_get(i).i32_const(3).i32_and().i32_const(5).i32_shl().i32_add().local_set(arow);
+        // 4 columns at a time (one tile row: 4 consecutive doubles of Cacc), then the rest one by one
         c.i32_const(0).local_set(j);
+        loopWhile(c, () => c.local_get(j).i32_const(4).i32_add().local_get(nj).i32_gt_s(), () => {
+          c.local_get(arow).local_get(j).i32_const(5).i32_shl().i32_add().local_set(x); // arow + 128·(j/4)
+          c.local_get(crow).v128_load().local_set(cv);
+          c.local_get(crow);
+          c.local_get(cv).f64x2_promote_low_f32x4().local_get(x).v128_load(0).f64x2_add().f32x4_demote_f64x2_zero();
+          c.local_get(cv).local_get(cv).f32x4_shuffle(2, 3, 2, 3).f64x2_promote_low_f32x4().local_get(x).v128_load(16).f64x2_add()
+            .f32x4_demote_f64x2_zero();
+          c.f32x4_shuffle(0, 1, 4, 5).v128_store();
+          c.local_get(crow).i32_const(16).i32_add().local_set(crow);
+          c.local_get(j).i32_const(4).i32_add().local_set(j);
+        });
         loopWhile(c, () => c.local_get(j).local_get(nj).i32_ge_s(), () => {
           // x = arow + 128·(j/4) + 8·(j%4)
           c.local_get(arow).local_get(j).i32_const(2).i32_shr_u().i32_const(7).i32_shl().i32_add()
