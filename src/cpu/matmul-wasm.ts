@@ -60,6 +60,16 @@ export class WasmMatmul {
   }
 
   /**
+   * out (M,N) += inp (M,K) · W on the float32 kernels (the backward's input gradients): W (K,N) on
+   * gemm_nnp, or with transW W (N,K) used transposed on gemm_nt. Buffers must be in the heap.
+   */
+  accumulate(out: Float32Array, inp: Float32Array, w: Float32Array, M: number, K: number, N: number, transW: boolean): void {
+    if (M === 0 || N === 0 || K === 0) return;
+    if (transW) this.nt(inp.byteOffset, w.byteOffset, out.byteOffset, null, M, K, N, true, false);
+    else this.nn(inp.byteOffset, w.byteOffset, out.byteOffset, null, M, K, N, true, false);
+  }
+
+  /**
    * C (M,N) = A (M,K) · W(N,K)ᵀ (+ bias), or += with accum; byte addresses; bf16: W is bfloat16.
    * Rows of W per item: multiples of 4 (8 for M = 1).
    */
@@ -79,7 +89,7 @@ export class WasmMatmul {
   }
 
   /**
-   * Split columns [0, N) into items aligned to `align` and run them (args as in pool/protocol.ts),
+   * Split the kernel's range [0, N) (columns; rows of C for gemm_tn) into items aligned to `align` and run them (args as in pool/protocol.ts),
    * across the pool or on this thread alone, whichever has been faster for this job's shape
    * (see Chooser: on a shared machine the other cores may be busy, and a fork-join job then waits
    * for a descheduled worker).

@@ -18,7 +18,7 @@
 //   ds = att[s]·(dP[s] − Σ)·scale;  dq_t += Σ_s ds·k_s (float64, added once);  dk_s += ds·q_t
 
 import { Code, F64, I32, Locals, type ModuleBuilder, V128 } from './emit.ts';
-import { loopWhile } from './gemm-dp.ts';
+import { loopWhile } from './simd.ts';
 
 /** forward parameter block: int32 word indices (the scale is a float64 at byte FWD_SCALE) */
 export const FWD = { qkv: 0, out: 1, att: 2, drop: 3, mask: 4, maskStride: 5, T: 6, C: 7, NH: 8, cacheK: 9, cacheV: 10, cap: 11, pos0: 12 } as const;

@@ -7,8 +7,7 @@
 // kernel's header says how its arithmetic differs from them.
 
 import { Code, F64, I32, Locals, type ModuleBuilder, V128 } from './emit.ts';
-import { loopWhile } from './gemm-dp.ts';
-import { expF32x4 } from './simd.ts';
+import { expF32x4, loopWhile } from './simd.ts';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 

@@ -7,9 +7,9 @@ import { ModuleBuilder } from './emit.ts';
 import { wasmFeatures } from './features.ts';
 import { addAttention } from './attention.ts';
 import { addElementwise } from './elementwise.ts';
-import { addGemmDP } from './gemm-dp.ts';
 import { addGemmNNP, type NNPShape } from './gemm-nnp.ts';
 import { addGemmNT, type NTShape } from './gemm-nt.ts';
+import { addGemmTN } from './gemm-tn.ts';
 import { addGemvNN } from './gemv.ts';
 import { MAX_PAGES, type WasmHeap } from './heap.ts';
 
@@ -49,8 +49,9 @@ export function buildKernelModule(o: KernelOptions): Uint8Array {
   base += nnpB.length;
   const ntvB = addGemmNT(mb, { MR: 1, NR: 8, U: 1, fma: o.fma, bf16: true }, 'gemv_nt_bf16', base);
   addGemvNN(mb, o.fma, 'gemv_nn_bf16', true);
-  // the backward's GEMM: float64 on packed panels, operands in any layout (gemm-dp.ts)
-  addGemmDP(mb, o.fma, 'gemm_dp');
+  // the backward's weight-gradient GEMM, C += Aᵀ·B on packed panels (gemm-tn.ts); its input
+  // gradients run on gemm_nt and gemm_nnp with accumulate
+  addGemmTN(mb, o.fma, 'gemm_tn');
   // GELU, cross-entropy, the gradient norm and AdamW (elementwise.ts)
   addElementwise(mb);
   // attention forward (full and cached) and backward (attention.ts)
@@ -79,8 +80,7 @@ export interface Kernels {
   ce_bwd(r0: number, r1: number, S: number, dlogits: number, logits: number, V: number, stats: number, k: number): void;
   attn_fwd(bh0: number, bh1: number, S: number, pb: number): void;
   attn_bwd(bh0: number, bh1: number, S: number, pb: number): void;
-  gemm_dp(a: number, lda: number, aT: number, b: number, ldb: number, bT: number, c: number, ldc: number, I: number, P: number,
-    MC: number, j0: number, j1: number, S: number): void;
+  gemm_tn(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, J: number, P: number, i0: number, i1: number, S: number): void;
 }
 
 export interface KernelModule {

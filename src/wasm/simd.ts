@@ -2,6 +2,15 @@
 
 import type { Code } from './emit.ts';
 
+/** block { loop { if exit() break; body(); continue } } */
+export function loopWhile(c: Code, exit: () => void, body: () => void): void {
+  c.block().loop();
+  exit();
+  c.br_if(1);
+  body();
+  c.br(0).end().end();
+}
+
 /**
  * acc = a·b + acc on f32x4: relaxed_madd (one FMA where the engine fuses) or mul then add.
  * `pushA`/`pushB` push the factors, `acc` is the accumulator's local index (read and written).

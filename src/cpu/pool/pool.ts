@@ -9,7 +9,7 @@
 
 import { availableParallelism, cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { DP_SCRATCH_BYTES } from '../../wasm/gemm-dp.ts';
+import { TN_SCRATCH_BYTES } from '../../wasm/gemm-tn.ts';
 import type { KernelModule } from '../../wasm/kernels.ts';
 import type { WasmHeap } from '../../wasm/heap.ts';
 import { ARGS, CTL_INTS, ERR, GEN, ITEMS, KERNEL, KERNELS, type KernelName, MAX_ITEMS, NARGS, NEXT, NITEMS, QUIT, REM, callKernel } from './protocol.ts';
@@ -17,11 +17,11 @@ import { workerSource } from './worker-source.ts';
 
 /**
  * Bytes of scratch per thread: the packed GEMM's 4 panels of (KC/4 + 3) chunks × 64 B at
- * KC ≤ MAX_KC (66 KiB), which also holds the GEMV's 4 partial-sum arrays (8 KiB); the backward
- * GEMM's packed blocks and float64 tile sums (gemm-dp.ts, ≈ 450 KiB) are the largest user.
+ * KC ≤ MAX_KC (66 KiB), which also holds the GEMV's 4 partial-sum arrays (8 KiB); the backward's
+ * weight-gradient GEMM's packed blocks (gemm-tn.ts, ≈ 1.1 MiB) are the largest user.
  */
 export const MAX_KC = 1024;
-export const SCRATCH_BYTES = Math.max(4 * (MAX_KC / 4 + 3) * 64, DP_SCRATCH_BYTES);
+export const SCRATCH_BYTES = Math.max(4 * (MAX_KC / 4 + 3) * 64, TN_SCRATCH_BYTES);
 
 /** jobs run on the calling thread alone after the contention guard trips (≈ 2 decode tokens) */
 const SERIAL_JOBS = 100;

@@ -30,10 +30,10 @@ export const CTL_INTS = ITEMS + 2 * MAX_ITEMS;
  *   nnp   f(a, w, c, bias, M, K, N, n0, n1, MC, KC, S, accum)   ARGS: a w c bias M K N MC KC accum
  *   nt    f(a, w, c, bias, M, K, N, n0, n1, MC, accum)          ARGS: a w c bias M K N MC accum
  *   gemv  f(x, w, y, bias, K, N, n0, n1, KC, S)                 ARGS: x w y bias K N KC
- *   dp    f(a, lda, aT, b, ldb, bT, c, ldc, I, P, MC, n0, n1, S)  ARGS: a lda aT b ldb bT c ldc I P MC
+ *   tn    f(a, lda, b, ldb, c, ldc, J, P, n0, n1, S)             ARGS: a lda b ldb c ldc J P (n0, n1: rows of C)
  *   ew    f(n0, n1, S, a0, ..., a8)                              ARGS: a0 .. a8 (element/row kernels)
  */
-export type Layout = 'nnp' | 'nt' | 'gemv' | 'dp' | 'ew';
+export type Layout = 'nnp' | 'nt' | 'gemv' | 'tn' | 'ew';
 
 /** Kernel ids (the KERNEL word) → export name and layout; the bf16 twins read bfloat16 weights. */
 export const KERNELS = {
@@ -45,7 +45,7 @@ export const KERNELS = {
   gemm_nt_bf16: { id: 5, layout: 'nt' },
   gemv_nn_bf16: { id: 6, layout: 'gemv' },
   gemv_nt_bf16: { id: 7, layout: 'nt' },
-  gemm_dp: { id: 8, layout: 'dp' },
+  gemm_tn: { id: 8, layout: 'tn' },
   gelu_fwd: { id: 9, layout: 'ew' },
   gelu_bwd: { id: 10, layout: 'ew' },
   sumsq: { id: 11, layout: 'ew' },
@@ -64,7 +64,7 @@ export function callKernel(f: (...x: number[]) => void, layout: Layout, a: Array
     case 'nnp': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], n0, n1, a[o + 7], a[o + 8], S, a[o + 9]); break;
     case 'nt': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], n0, n1, a[o + 7], a[o + 8]); break;
     case 'gemv': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], n0, n1, a[o + 6], S); break;
-    case 'dp': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9], a[o + 10], n0, n1, S); break;
+    case 'tn': f(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], n0, n1, S); break;
     case 'ew': f(n0, n1, S, a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8]); break;
   }
 }
