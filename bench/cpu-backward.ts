@@ -1,6 +1,7 @@
 // Matmul backward (dinp, dW, dbias) at the 124M training shapes (B·T = 256 rows): the engine's
-// wasm rung (gemm_dp: float64 products and sums, rounded once, as the gradient tests require)
-// against PyTorch's float32 OpenBLAS backward of the same products, timed in the same run.
+// wasm rung (float32: dinp on gemm_nt / gemm_nnp with accumulate, dW on gemm_tn; see
+// src/cpu/matmul-backward.ts) against PyTorch's float32 OpenBLAS backward of the same products,
+// timed in the same run.
 //
 //   npx tsx bench/cpu-backward.ts [--min-time S] [--no-torch]
 //
@@ -22,7 +23,8 @@ function fill(a: Float32Array, seed: number): Float32Array {
   return a;
 }
 function median(f: () => void): number {
-  f();
+  // 5 untimed runs: the matmul Chooser (matmul-wasm.ts) tries each shape serially in its 3rd and 4th
+  for (let i = 0; i < 5; i++) f();
   const xs: number[] = [];
   const end = performance.now() + minTime;
   while (performance.now() < end || xs.length < 3) {
