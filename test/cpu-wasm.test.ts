@@ -6,7 +6,8 @@ import { wasmApi } from '../src/wasm/api.ts';
 import { Code, F32, I32, ModuleBuilder, sleb, uleb } from '../src/wasm/emit.ts';
 import { wasmFeatures } from '../src/wasm/features.ts';
 import { WasmHeap } from '../src/wasm/heap.ts';
-import { buildKernelModule, defaultKernelOptions } from '../src/wasm/kernels.ts';
+import { TN_KC, TN_NC, TN_SCRATCH_BYTES } from '../src/wasm/gemm-tn.ts';
+import { buildKernelModule, defaultKernelOptions, type Kernels } from '../src/wasm/kernels.ts';
 
 const wa = wasmApi();
 
@@ -64,6 +65,48 @@ describe('kernel module', () => {
     expect(typeof f.relaxedSimd).toBe('boolean');
     expect(f.simd).toBe(true);
   });
+});
+
+describe('gemm_tn (the weight-gradient GEMM) in every tile form', () => {
+  // The backend runs one form (6 × 8 with relaxed FMA, 4 × 8 with mul + add); each is checked
+  // here on its own module, against a float64 sum, with matmul backward's float32 bound
+  // |got − ref| ≤ 8·eps32·(|ref| + Σ_p |a·b|) (test/cpu-matmul.test.ts), on shapes with edge tiles,
+  // several p blocks (P > KC), column blocks (J > NC) and a row range starting inside a tile.
+  const forms = [[4, false], [6, false], [4, true], [6, true], [5, true]] as const;
+  for (const [MR, fma] of forms) {
+    it(`${MR} × 8, ${fma ? 'relaxed FMA' : 'mul + add'}`, () => {
+      if (!wa || (fma && !wasmFeatures().relaxedSimd)) return;
+      const heap = new WasmHeap(false);
+      const o = { ...defaultKernelOptions(false), fma, tn: { MR } };
+      const inst = new wa.Instance(new wa.Module(buildKernelModule(o)), { env: { memory: heap.memory } });
+      const k = inst.exports as unknown as Kernels;
+      const S = heap.allocF32(TN_SCRATCH_BYTES / 4);
+      if (!S) throw new Error('no scratch');
+      let x = 12345;
+      const rnd = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 2 ** 31 - 1; };
+      for (const [I, J, P, i0, i1] of [[1, 1, 1, 0, 1], [7, 13, 5, 0, 7], [33, 29, TN_KC + 3, 2, 31], [50, TN_NC + 9, 70, 0, 50], [13, 8, 2 * TN_KC + 1, 5, 13]]) {
+        const a = heap.allocF32(P * I), b = heap.allocF32(P * J), c = heap.allocF32(I * J);
+        if (!a || !b || !c) throw new Error('no room');
+        for (const v of [a, b, c]) for (let i = 0; i < v.length; i++) v[i] = rnd();
+        const c0 = c.slice();
+        k.gemm_tn(a.byteOffset, I, b.byteOffset, J, c.byteOffset, J, J, P, i0, i1, S.byteOffset);
+        for (let i = 0; i < I; i++) {
+          for (let j = 0; j < J; j++) {
+            let ref = c0[i * J + j], sAbs = 0;
+            if (i >= i0 && i < i1) {
+              for (let p = 0; p < P; p++) { ref += a[p * I + i] * b[p * J + j]; sAbs += Math.abs(a[p * I + i] * b[p * J + j]); }
+            }
+            const got = c[i * J + j];
+            const tol = 8 * 2 ** -23 * (Math.abs(ref) + sAbs);
+            if (!(Math.abs(got - ref) <= tol)) {
+              throw new Error(`I=${I} J=${J} P=${P} rows [${i0}, ${i1}): C[${i}, ${j}] = ${got}, want ${ref} (±${tol})`);
+            }
+          }
+        }
+        for (const v of [a, b, c]) heap.freeArray(v);
+      }
+    });
+  }
 });
 
 describe('heap', () => {

@@ -12,7 +12,7 @@
 // rows (dW); each output's sum order depends on the reduction index alone, so results do not
 // depend on the thread count.
 
-import { TN_MR } from '../wasm/gemm-tn.ts';
+import { TN_ALIGN } from '../wasm/gemm-tn.ts';
 import type { WasmMatmul } from './matmul-wasm.ts';
 
 export class WasmBackward {
@@ -41,6 +41,6 @@ export class WasmBackward {
 
   /** C (I × J, row stride ldc) += Σ_p A[p, i]·B[p, j] over P rows, on gemm_tn; threads split the rows i */
   private tn(a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, I: number, P: number, J: number): void {
-    this.mm.dispatch('gemm_tn', [a.byteOffset, lda, b.byteOffset, ldb, c.byteOffset, ldc, J, P], I, TN_MR, I * P * J);
+    this.mm.dispatch('gemm_tn', [a.byteOffset, lda, b.byteOffset, ldb, c.byteOffset, ldc, J, P], I, TN_ALIGN, I * P * J);
   }
 }

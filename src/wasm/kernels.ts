@@ -9,7 +9,7 @@ import { addAttention } from './attention.ts';
 import { addElementwise } from './elementwise.ts';
 import { addGemmNNP, type NNPShape } from './gemm-nnp.ts';
 import { addGemmNT, type NTShape } from './gemm-nt.ts';
-import { addGemmTN } from './gemm-tn.ts';
+import { addGemmTN, type TNShape } from './gemm-tn.ts';
 import { addGemvNN } from './gemv.ts';
 import { MAX_PAGES, type WasmHeap } from './heap.ts';
 
@@ -20,6 +20,7 @@ export interface KernelOptions {
   shared: boolean;
   nt: Omit<NTShape, 'fma'>;
   nnp: Omit<NNPShape, 'fma'>;
+  tn: Omit<TNShape, 'fma'>;
 }
 
 /**
@@ -27,9 +28,12 @@ export interface KernelOptions {
  * x86-64 V8 gives wasm SIMD 16 xmm registers (15 allocatable), so a dot-product tile must keep
  * MR·NR accumulators + MR A vectors + 1 W vector (+1 product without FMA) live: 2×4 → 12.
  * Unrolling the k loop made V8 hoist loads and spill, so the loops are not unrolled (U = 1).
+ * The backward's outer-product tile (gemm-tn.ts) is 6 × 8 with FMA (15 registers) and 4 × 8 with
+ * mul + add (6 × 8 spills there).
  */
 export function defaultKernelOptions(shared: boolean): KernelOptions {
-  return { fma: wasmFeatures().relaxedSimd, shared, nt: { MR: 2, NR: 4, U: 1 }, nnp: { MR: 2 } };
+  const fma = wasmFeatures().relaxedSimd;
+  return { fma, shared, nt: { MR: 2, NR: 4, U: 1 }, nnp: { MR: 2 }, tn: { MR: fma ? 6 : 4 } };
 }
 
 /** The module bytes for these options (deterministic: the same options give the same bytes). */
@@ -51,7 +55,7 @@ export function buildKernelModule(o: KernelOptions): Uint8Array {
   addGemvNN(mb, o.fma, 'gemv_nn_bf16', true);
   // the backward's weight-gradient GEMM, C += Aᵀ·B on packed panels (gemm-tn.ts); its input
   // gradients run on gemm_nt and gemm_nnp with accumulate
-  addGemmTN(mb, o.fma, 'gemm_tn');
+  addGemmTN(mb, { ...o.tn, fma: o.fma }, 'gemm_tn');
   // GELU, cross-entropy, the gradient norm and AdamW (elementwise.ts)
   addElementwise(mb);
   // attention forward (full and cached) and backward (attention.ts)
