@@ -22,6 +22,12 @@ import { callKernel, KERNELS, type KernelName, MAX_ITEMS } from './pool/protocol
 const PARALLEL_MIN_MACS = 1 << 17;
 /** items per thread: more than one lets a thread that was descheduled on a shared machine be covered */
 const ITEMS_PER_THREAD = 4;
+/**
+ * at or above this many multiply-adds (≈ 3 ms on one core) a job always runs on the pool: its items
+ * are taken dynamically, so a descheduled worker delays it by one item at most, while a serial trial
+ * of the Chooser would cost the whole job at half speed (the lm-head's backward: ≈ 0.5 s)
+ */
+const ALWAYS_PARALLEL_MACS = 1 << 27;
 /** L2 budget for the A block of one row block (bytes): half of a 1 MiB L2 */
 const A_BLOCK_BYTES = 512 * 1024;
 
@@ -107,7 +113,8 @@ export class WasmMatmul {
     // keyed by kernel and amount of work, not by the buffers: the 12 layers' matmuls share one entry
     // (with the pointers in the key, every layer explored the serial mode in its second step)
     const key = `${kernel}:${N}:${macs}`;
-    const parallel = this.chooser.pick(key);
+    const chosen = macs < ALWAYS_PARALLEL_MACS;
+    const parallel = !chosen || this.chooser.pick(key);
     const t0 = performance.now();
     if (!parallel) {
       this.pool.run(kernel, args, [[0, N]]);
@@ -119,7 +126,7 @@ export class WasmMatmul {
       for (let g = 0; g < groups; g += per) items.push([g * align, Math.min(N, (g + per) * align)]);
       this.pool.run(kernel, args, items);
     }
-    this.chooser.record(key, parallel, performance.now() - t0);
+    if (chosen) this.chooser.record(key, parallel, performance.now() - t0);
   }
 
   private readonly chooser = new Chooser();
