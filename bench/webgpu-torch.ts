@@ -1,7 +1,7 @@
 // PyTorch as a peer for the WebGPU benchmark (`--torch`): the same matmul shapes through cuBLAS in
 // FP32 with TF32 off (or torch's CPU path where there is no CUDA), and an eager GPT-2 124M (random
 // weights, KV cache concatenated per step as Hugging Face's eager path does) for prefill and greedy
-// decode tokens/s. Runs `python3` (or $GPT2TS_PYTHON) with the script below on stdin; the job and
+// decode tokens/s. Runs $GPT2TS_PYTHON, or the first of `python3` and `/usr/bin/python3` that has torch, with the script below on stdin; the job and
 // the answer travel as JSON. Returns null, with the reason, when torch is not there.
 
 import { spawnSync } from 'node:child_process';
@@ -92,7 +92,10 @@ print(json.dumps(out))
 
 /** Run the job in PyTorch; null with a reason when python3 or torch is missing or fails. */
 export function torchPeer(job: TorchJob, timeoutMs = 170_000): { result: TorchResult | null; reason: string } {
-  const python = process.env.GPT2TS_PYTHON ?? 'python3';
+  // $GPT2TS_PYTHON, else the first of python3 (a CUDA build on GPU machines) and Debian's
+  // /usr/bin/python3 (python3-torch) that can import torch
+  const hasTorch = (py: string): boolean => spawnSync(py, ['-c', 'import torch'], { timeout: 60_000 }).status === 0;
+  const python = process.env.GPT2TS_PYTHON ?? (['python3', '/usr/bin/python3'].find(hasTorch) ?? 'python3');
   const r = spawnSync(python, ['-c', SCRIPT], { input: JSON.stringify(job), encoding: 'utf8', timeout: timeoutMs, maxBuffer: 1 << 24 });
   if (r.error) return { result: null, reason: `${python}: ${r.error.message}` };
   if (r.status !== 0) return { result: null, reason: `${python} exited ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` };

@@ -138,7 +138,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 function uniform(n: number, seed: number, scale: number): Float32Array {
   let x = (seed * 2654435761) >>> 0 || 1;
-  const out = new Float32Array(n);
+  const out = cpu.allocF32(n); // in the CPU backend's wasm heap: outside it the CPU op would run its JS rung
   for (let i = 0; i < n; i++) {
     x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
     out[i] = ((x / 2 ** 32) * 2 - 1) * scale;
@@ -168,7 +168,7 @@ function record(suite: string, name: string, shape: string, metric: Row['metric'
 
 // ---- suites --------------------------------------------------------------------------------------
 
-const CPU_ROWS = noCpu ? 2 : quick ? 8 : 16; // CPU matmuls are timed and checked on this many rows (linear in M)
+const CPU_ROWS = noCpu ? 2 : quick ? 64 : 128; // CPU matmuls are timed and checked on this many rows (linear in M)
 
 /** GPT-2 124M matmuls at M = T (prefill) and M = 1 (decode), then the square sizes asked for. */
 function matmulShapes(): [string, number, number, number, boolean][] {
@@ -213,7 +213,7 @@ async function matmulSuite(): Promise<void> {
     const x = uniform(M * K, M + K, 1), w = uniform(K * N, K + N, 0.05), bias = transW ? null : uniform(N, N, 0.02);
     // the CPU op on the first rows: the reference for every rung, and the CPU timing
     const Mc = Math.min(M, CPU_ROWS);
-    const ref = new Float32Array(Mc * N);
+    const ref = cpu.allocF32(Mc * N);
     const cpuRun = (): void => cpu.matmulForward(ref, x.subarray(0, Mc * K), w, bias, Mc, K, N, transW);
     const cpuT = noCpu ? (cpuRun(), null) : await timeHost(cpuRun, 3);
     const gx = g.upload(x), gw = g.upload(w), gb = bias ? g.upload(bias) : null, go = g.allocF32(M * N);
@@ -253,7 +253,7 @@ async function attentionSuite(): Promise<void> {
   const C = 768, NH = 12, B = 1, scale = 1 / 8;
   console.log(`attention prefill B ${B} T ${T} C ${C} NH ${NH}`);
   const qkv = uniform(B * T * 3 * C, 5, 1.5);
-  let ref: Float32Array = new Float32Array(B * T * C);
+  let ref: Float32Array = cpu.allocF32(B * T * C);
   // --no-cpu: the unfused rung (the reference rung, held against the CPU in the tests) gives the values
   const cpuT = noCpu ? null : await timeHost(() => cpu.attentionForward(ref, null, qkv, null, T, B, T, C, NH, scale), 3);
   const gq = g.upload(qkv), go = g.allocF32(B * T * C);
@@ -285,7 +285,7 @@ async function attentionSuite(): Promise<void> {
   const kc = uniform(B * NH * cap * hs, 6, 1.5), vc = uniform(B * NH * cap * hs, 7, 1);
   const q1 = uniform(B * 3 * C, 8, 1.5);
   const cache = { k: kc, v: vc };
-  const ref1 = new Float32Array(B * C);
+  const ref1 = cpu.allocF32(B * C);
   const cpuRun1 = (): void => cpu.attentionCached(ref1, q1, cache, null, cap, B, 1, C, NH, pos0, cap, scale);
   const cpu1 = noCpu ? (cpuRun1(), null) : await timeHost(cpuRun1, 50);
   const gcache = { k: g.upload(kc), v: g.upload(vc) }, gq1 = g.upload(q1), go1 = g.allocF32(B * C);
@@ -454,7 +454,7 @@ async function gpujsSuite(): Promise<void> {
     console.log(`gpu.js peer: matmul ${name} ${m}×${K}×${N} (every call includes upload and readback)`);
     const x = uniform(m * K, m + K, 1), w = uniform(K * N, K + N, 0.05);
     const Mc = Math.min(m, CPU_ROWS);
-    const ref = new Float32Array(Mc * N);
+    const ref = cpu.allocF32(Mc * N);
     cpu.matmulForward(ref, x.subarray(0, Mc * K), w, null, Mc, K, N, false);
     const flop = 2 * m * K * N;
     const entries: { impl: string; t: Timed | null; diff: number | null; note?: string }[] = [];
