@@ -51,8 +51,23 @@ describe('warpers', () => {
       const massAbove = (i: number): number => e.reduce((s, x, j) => s + (logits[j] > logits[i] ? x : 0), 0) / Z;
       const rng = new Rng(seed);
       for (let n = 0; n < 20; n++) expect(massAbove(sampleFromLogits(w, rng))).toBeLessThan(p + 1e-6);
-      expect(w[logits.indexOf(max)]).not.toBe(-Infinity);
+      // a most likely token survives (with ties, the one HF keeps is the last in index order: see below)
+      expect(Array.from(logits).some((x, i) => x === max && w[i] !== -Infinity)).toBe(true);
     }));
+  });
+
+  it('top-p with tied logits removes what HF removes (a stable ascending sort: the last tie survives)', () => {
+    // expected masks from TopPLogitsWarper's code run in torch 1.13 (/usr/bin/python3):
+    // sort ascending, cumsum of the softmax, remove cumprobs ≤ 1 - top_p, keep the last entry
+    const cases: [number[], number, boolean[]][] = [
+      [[20, 20], 0.01, [true, false]],
+      [[1, 3, 3, 0.5, 3], 0.3, [true, true, true, true, false]],
+    ];
+    for (const [logits, topP, removed] of cases) {
+      const w = Float32Array.from(logits);
+      warpLogits(w, { doSample: true, temperature: 1, topK: 0, topP });
+      expect(Array.from(w, (x) => x === -Infinity)).toEqual(removed);
+    }
   });
 
   it('temperature divides the logits', () => {
